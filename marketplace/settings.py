@@ -1,0 +1,144 @@
+"""Django settings for the marketplace API.
+
+Everything deployment-specific is read from the environment here, once. See the
+README's "Configuration" table for every variable and its default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from marketplace.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DEBUG", True)
+
+_DEV_SECRET_KEY = "django-insecure-dev-only-key-never-use-in-production"
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set and DEBUG is off: set SECRET_KEY to a long random "
+            "string (python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+        )
+    SECRET_KEY = _DEV_SECRET_KEY
+
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"] if DEBUG else []
+)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "strawberry_django",
+    "marketplace.apps.MarketplaceConfig",
+    "tracking.apps.TrackingConfig",
+    "graph.apps.GraphConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "marketplace.urls"
+ASGI_APPLICATION = "marketplace.asgi.application"
+WSGI_APPLICATION = "marketplace.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "graph" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database_from_env() -> dict:
+    url = env_str("DATABASE_URL")
+    if not url:
+        url = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+    try:
+        config = dj_database_url.parse(url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0))
+    except Exception as exc:  # dj-database-url raises several types for bad URLs
+        raise ImproperlyConfigured(f"DATABASE_URL={url!r} is not a valid database URL: {exc}") from None
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # Several writers (requests, tracking workers, the backfill) share one file:
+        # WAL lets readers run beside a writer, IMMEDIATE takes the write lock at BEGIN
+        # so two writers queue on the busy timeout instead of failing with
+        # "database is locked" halfway through a transaction.
+        config["OPTIONS"] = {
+            "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+        # A file, not :memory:, so that threads in tests see one database.
+        config["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
+    elif config["ENGINE"] not in (
+        "django.db.backends.postgresql",
+        "django.db.backends.postgresql_psycopg2",
+    ):
+        raise ImproperlyConfigured(
+            f"DATABASE_URL uses {config['ENGINE']!r}; supported are sqlite:// and postgres://."
+        )
+    return config
+
+
+DATABASES = {"default": _database_from_env()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- GraphQL -----------------------------------------------------------------
+GRAPHQL_MAX_PAGE_SIZE = env_int("GRAPHQL_MAX_PAGE_SIZE", 100, minimum=1)
+
+# --- Tracking ----------------------------------------------------------------
+TRACKING_QUEUE_SIZE = env_int("TRACKING_QUEUE_SIZE", 10_000, minimum=1)
+TRACKING_WORKERS = env_int("TRACKING_WORKERS", 2, minimum=1)
+TRACKING_BATCH_SIZE = env_int("TRACKING_BATCH_SIZE", 500, minimum=1)
+TRACKING_BATCH_INTERVAL = env_float("TRACKING_BATCH_INTERVAL", 0.2, minimum=0.001)
+TRACKING_SHUTDOWN_TIMEOUT = env_float("TRACKING_SHUTDOWN_TIMEOUT", 10.0, minimum=0)
+TRACKING_MAX_RETRIES = env_int("TRACKING_MAX_RETRIES", 3, minimum=0)
+METRICS_BATCH_SIZE = env_int("METRICS_BATCH_SIZE", 1000, minimum=1)

@@ -1,0 +1,9 @@
+"""Signals the catalogue sends so that other apps can react without being imported here.
+
+``products_bulk_created`` fires after products are inserted with ``bulk_create``
+(which skips ``post_save``), with ``product_ids``: the ids that were inserted.
+"""
+
+from django.dispatch import Signal
+
+products_bulk_created = Signal()

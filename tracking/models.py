@@ -1,0 +1,118 @@
+"""Engagement models: one ProductMetrics row per product, and the activity log."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from marketplace.models import Product
+
+
+class EventKind(models.TextChoices):
+    """Every kind of engagement event; the executor, the mutations and the admin import this."""
+
+    IMPRESSION = "impression", "Impression"
+    VIEW = "view", "View"
+    CLICK = "click", "Click"
+    FAVORITE = "favorite", "Favorite"
+    UNFAVORITE = "unfavorite", "Unfavorite"
+    CART_ADD = "cart_add", "Cart addition"
+    CART_REMOVE = "cart_remove", "Cart removal"
+    PURCHASE = "purchase", "Purchase"
+
+
+COUNTER_FIELDS = (
+    "total_impressions",
+    "total_views",
+    "total_clicks",
+    "total_favorites",
+    "total_cart_additions",
+    "total_cart_removals",
+    "total_sales",
+    "total_revenue",
+)
+
+
+def _ratio(numerator: int, denominator: int) -> float:
+    return numerator / denominator if denominator else 0.0
+
+
+class ProductMetrics(models.Model):
+    """Running totals for one product. The product is the primary key: one row, at most."""
+
+    product = models.OneToOneField(
+        Product, primary_key=True, related_name="metrics", on_delete=models.CASCADE
+    )
+    total_impressions = models.BigIntegerField(default=0)
+    total_views = models.BigIntegerField(default=0)
+    total_clicks = models.BigIntegerField(default=0)
+    total_favorites = models.BigIntegerField(default=0)
+    total_cart_additions = models.BigIntegerField(default=0)
+    total_cart_removals = models.BigIntegerField(default=0)
+    total_sales = models.BigIntegerField(default=0)
+    total_revenue = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "product metrics"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(total_impressions__gte=0)
+                & Q(total_views__gte=0)
+                & Q(total_clicks__gte=0)
+                & Q(total_cart_additions__gte=0)
+                & Q(total_cart_removals__gte=0)
+                & Q(total_sales__gte=0)
+                & Q(total_revenue__gte=0),
+                name="metrics_counters_gte_0",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["-total_views", "product"], name="metrics_most_viewed"),
+            models.Index(fields=["-total_sales", "product"], name="metrics_best_selling"),
+        ]
+
+    def __str__(self) -> str:
+        return f"metrics of product {self.product_id}"
+
+    # The rate formulas live here and nowhere else.
+    @property
+    def click_through_rate(self) -> float:
+        return _ratio(self.total_clicks, self.total_impressions)
+
+    @property
+    def cart_addition_rate(self) -> float:
+        return _ratio(self.total_cart_additions, self.total_views)
+
+    @property
+    def conversion_rate(self) -> float:
+        return _ratio(self.total_sales, self.total_views)
+
+    @property
+    def favorite_rate(self) -> float:
+        return _ratio(self.total_favorites, self.total_views)
+
+
+class ActivityEvent(models.Model):
+    """One engagement event (the seed called it UserClick)."""
+
+    kind = models.CharField(max_length=16, choices=EventKind.choices)
+    product = models.ForeignKey(Product, related_name="activity_events", on_delete=models.CASCADE)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
+    visitor_key = models.CharField(max_length=64, null=True, blank=True)
+    source = models.CharField(max_length=64, blank=True, default="")
+    quantity = models.PositiveIntegerField(default=1)
+    amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="event_quantity_gt_0")]
+        indexes = [models.Index(fields=["product", "created_at"], name="event_product_time")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of product {self.product_id}"
