@@ -1,9 +1,12 @@
-from django.http import HttpResponse
 from django.urls import path
+from django.views.generic import RedirectView
 
+from graph.assets import graphiql_asset
+from graph.schema import schema
+from graph.views import GraphQLView
 
-def coming_soon(request):
-    return HttpResponse("The marketplace GraphQL API is coming at /graphql/.", content_type="text/plain")
-
-
-urlpatterns = [path("", coming_soon), path("graphql/", coming_soon)]
+urlpatterns = [
+    path("", RedirectView.as_view(url="/graphql/", permanent=False)),
+    path("graphql/", GraphQLView.as_view(schema=schema), name="graphql"),
+    path("graphiql-assets/<str:name>", graphiql_asset, name="graphiql-asset"),
+]

@@ -1,0 +1,44 @@
+"""The loader base class: one instance per request, ORM work in Django's sync thread."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any, ClassVar
+
+from aiodataloader import DataLoader
+from asgiref.sync import sync_to_async
+
+from graph.context import Context
+
+
+class Loader(DataLoader):
+    """Subclasses set ``context_key`` and implement ``load_batch(keys) -> values in key order``.
+
+    ``load_batch`` runs synchronously in Django's thread-sensitive executor, where
+    the ORM may be used freely; it is called once per batch of sibling loads.
+    """
+
+    context_key: ClassVar[str]
+
+    def __new__(cls, context: Context) -> Loader:
+        loaders = context.dataloaders
+        if cls.context_key not in loaders:
+            loader = super().__new__(cls)
+            DataLoader.__init__(loader)
+            loader.context = context
+            loaders[cls.context_key] = loader
+        return loaders[cls.context_key]
+
+    def __init__(self, context: Context) -> None:  # initialised once, in __new__
+        pass
+
+    async def batch_load_fn(self, keys: Sequence[Hashable]) -> list[Any]:
+        values = await sync_to_async(self.load_batch, thread_sensitive=True)(list(keys))
+        self.after_batch(values)
+        return values
+
+    def load_batch(self, keys: list[Any]) -> list[Any]:
+        raise NotImplementedError
+
+    def after_batch(self, values: list[Any]) -> None:
+        """Hook to prime other loaders with what this batch fetched (runs on the event loop)."""

@@ -1,0 +1,133 @@
+"""Loaders for categories, sellers, images, ratings and reviews."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import F, Q, Subquery, Window
+from django.db.models.functions import RowNumber
+
+from graph.loaders.base import Loader
+from graph.pagination import Ordering, SortKey, slice_page
+from marketplace import selectors
+from marketplace.models import Category, ProductReview
+
+
+class CategoryByIdLoader(Loader):
+    """Categories by id. Each batch also fetches the parents of what it loads (same
+    query) and primes them, so ``category { parent { ... } }`` costs one query."""
+
+    context_key = "category_by_id"
+
+    def load_batch(self, keys: list[int]) -> list[Category | None]:
+        parents = Category.objects.filter(id__in=keys, parent_id__isnull=False).values("parent_id")
+        found = {c.pk: c for c in Category.objects.filter(Q(id__in=keys) | Q(id__in=Subquery(parents)))}
+        self._extra = [c for pk, c in found.items() if pk not in set(keys)]
+        return [found.get(key) for key in keys]
+
+    def after_batch(self, values: list[Any]) -> None:
+        for category in getattr(self, "_extra", []):
+            self.prime(category.pk, category)
+        self._extra = []
+
+
+class ChildrenByCategoryIdLoader(Loader):
+    context_key = "children_by_category_id"
+
+    def load_batch(self, keys: list[int]) -> list[list[Category]]:
+        by_parent: dict[int, list[Category]] = {key: [] for key in keys}
+        for category in Category.objects.filter(parent_id__in=keys).order_by("name", "id"):
+            by_parent[category.parent_id].append(category)
+        self._children = [c for children in by_parent.values() for c in children]
+        return [by_parent[key] for key in keys]
+
+    def after_batch(self, values: list[Any]) -> None:
+        by_id = CategoryByIdLoader(self.context)
+        for category in getattr(self, "_children", []):
+            by_id.prime(category.pk, category)
+        self._children = []
+
+
+class CategoryTreeLoader(Loader):
+    """The whole category tree as ``{parent_id: [child ids]}``; load it with key ``"tree"``."""
+
+    context_key = "category_tree"
+
+    def load_batch(self, keys: list[str]) -> list[dict]:
+        tree = selectors.category_tree()
+        return [tree for _ in keys]
+
+
+class UserByIdLoader(Loader):
+    context_key = "user_by_id"
+
+    def load_batch(self, keys: list[int]) -> list[Any]:
+        users = get_user_model().objects.only("id", "username", "first_name", "last_name").in_bulk(keys)
+        return [users.get(key) for key in keys]
+
+
+class ImagesByProductIdLoader(Loader):
+    context_key = "images_by_product_id"
+
+    def load_batch(self, keys: list[int]) -> list[list]:
+        images = selectors.images_for(keys)
+        return [images.get(key, []) for key in keys]
+
+
+@dataclass(frozen=True)
+class Rating:
+    average: float | None
+    count: int
+
+
+class RatingByProductIdLoader(Loader):
+    context_key = "rating_by_product_id"
+
+    def load_batch(self, keys: list[int]) -> list[Rating]:
+        ratings = selectors.ratings_for(keys)
+        return [Rating(*ratings[key]) if key in ratings else Rating(None, 0) for key in keys]
+
+
+REVIEW_ORDER = Ordering(
+    "REVIEWS_NEWEST", (SortKey("created_at", True, datetime), SortKey("id", True))
+)
+
+
+@dataclass(frozen=True)
+class ReviewPageKey:
+    product_id: int
+    first: int
+    after: tuple | None
+
+
+class ReviewPageByProductIdLoader(Loader):
+    """A page of each product's reviews, newest first: one windowed query per batch."""
+
+    context_key = "review_page_by_product_id"
+
+    def load_batch(self, keys: list[ReviewPageKey]) -> list[tuple[list[ProductReview], bool]]:
+        results: dict[ReviewPageKey, tuple[list, bool]] = {}
+        by_window: dict[tuple, list[ReviewPageKey]] = {}
+        for key in keys:
+            by_window.setdefault((key.first, key.after), []).append(key)
+        for (first, after), group in by_window.items():
+            if len(group) == 1:
+                qs = ProductReview.objects.filter(product_id=group[0].product_id)
+                results[group[0]] = slice_page(qs, REVIEW_ORDER, first, after)
+                continue
+            qs = ProductReview.objects.filter(product_id__in=[k.product_id for k in group])
+            if after is not None:
+                qs = qs.filter(REVIEW_ORDER.after(after))
+            qs = qs.annotate(
+                row=Window(RowNumber(), partition_by=F("product_id"), order_by=REVIEW_ORDER.order_by())
+            ).filter(row__lte=first + 1).order_by("product_id", *REVIEW_ORDER.order_by())
+            rows: dict[int, list] = {}
+            for review in qs:
+                rows.setdefault(review.product_id, []).append(review)
+            for key in group:
+                page = rows.get(key.product_id, [])
+                results[key] = (page[:first], len(page) > first)
+        return [results[key] for key in keys]

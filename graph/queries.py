@@ -1,0 +1,40 @@
+"""The root Query: one line per field, the work is in ``graph.resolvers``."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from graph.orderings import ProductOrder
+from graph.resolvers import products as product_resolvers
+from graph.types.catalogue import CategoryType, ProductConnection, ProductFilter, ProductOrderEnum, ProductType
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Active products, a page at a time (at most 100 per page).")
+    async def products(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        filter: ProductFilter | None = None,  # noqa: A002
+        order_by: ProductOrderEnum | None = ProductOrder.NEWEST,
+    ) -> ProductConnection:
+        return await product_resolvers.products(info, first=first, after=after, filter=filter, order_by=order_by or ProductOrder.NEWEST)
+
+    @strawberry.field(description="One active product by ID or slug (exactly one of them); null when not found.")
+    async def product(
+        self, info: Info, id: strawberry.ID | None = None, slug: str | None = None  # noqa: A002
+    ) -> ProductType | None:
+        return await product_resolvers.product(info, id=id, slug=slug)
+
+    @strawberry.field(description="The root categories; walk `children` for the tree.")
+    async def categories(self, info: Info) -> list[CategoryType]:
+        return await product_resolvers.root_categories(info)
+
+    @strawberry.field(description="One category by ID or slug (exactly one of them); null when not found.")
+    async def category(
+        self, info: Info, id: strawberry.ID | None = None, slug: str | None = None  # noqa: A002
+    ) -> CategoryType | None:
+        return await product_resolvers.category(info, id=id, slug=slug)

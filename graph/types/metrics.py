@@ -1,0 +1,39 @@
+"""The ProductMetrics type: counters from the row, rates from the model's properties."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import strawberry
+
+from tracking.models import ProductMetrics
+
+
+@strawberry.type(name="ProductMetrics", description="Engagement totals of one product, and rates derived from them.")
+class ProductMetricsType:
+    total_impressions: int = strawberry.field(description="Appearances in listings.")
+    total_views: int
+    total_clicks: int
+    total_favorites: int = strawberry.field(description="Current number of users who favorited the product.")
+    total_cart_additions: int
+    total_cart_removals: int
+    total_sales: int = strawberry.field(description="Units sold.")
+    total_revenue: Decimal
+    updated_at: datetime
+
+    @strawberry.field(description="Clicks per impression; 0 without impressions.")
+    def click_through_rate(self, root: strawberry.Parent[ProductMetrics]) -> float:
+        return root.click_through_rate
+
+    @strawberry.field(description="Cart additions per view; 0 without views.")
+    def cart_addition_rate(self, root: strawberry.Parent[ProductMetrics]) -> float:
+        return root.cart_addition_rate
+
+    @strawberry.field(description="Units sold per view; 0 without views.")
+    def conversion_rate(self, root: strawberry.Parent[ProductMetrics]) -> float:
+        return root.conversion_rate
+
+    @strawberry.field(description="Favorites per view; 0 without views.")
+    def favorite_rate(self, root: strawberry.Parent[ProductMetrics]) -> float:
+        return root.favorite_rate
