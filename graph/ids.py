@@ -23,9 +23,7 @@ def decode_id(value: str, expected_type: str, *, field: str = "id") -> int:
     except Exception:
         raise BadUserInput(f"{field}: {value!r} is not a valid {expected_type} ID.", field=field) from None
     if type_name != expected_type:
-        raise BadUserInput(
-            f"{field}: the ID is a {type_name} ID, expected a {expected_type} ID.", field=field
-        )
+        raise BadUserInput(f"{field}: the ID is a {type_name} ID, expected a {expected_type} ID.", field=field)
     try:
         return _positive(int(pk), field)
     except ValueError:

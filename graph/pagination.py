@@ -88,9 +88,7 @@ def decode_cursor(ordering: Ordering, cursor: str) -> tuple:
             raise ValueError("wrong shape")
         name, *raw = payload
         if name != ordering.name:
-            raise BadUserInput(
-                f"after: the cursor belongs to the order {name}, not {ordering.name}.", field="after"
-            )
+            raise BadUserInput(f"after: the cursor belongs to the order {name}, not {ordering.name}.", field="after")
         return tuple(key.load(value) for key, value in zip(ordering.keys, raw, strict=True))
     except BadUserInput:
         raise

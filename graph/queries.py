@@ -21,11 +21,16 @@ class Query:
         filter: ProductFilter | None = None,  # noqa: A002
         order_by: ProductOrderEnum | None = ProductOrder.NEWEST,
     ) -> ProductConnection:
-        return await product_resolvers.products(info, first=first, after=after, filter=filter, order_by=order_by or ProductOrder.NEWEST)
+        return await product_resolvers.products(
+            info, first=first, after=after, filter=filter, order_by=order_by or ProductOrder.NEWEST
+        )
 
     @strawberry.field(description="One active product by ID or slug (exactly one of them); null when not found.")
     async def product(
-        self, info: Info, id: strawberry.ID | None = None, slug: str | None = None  # noqa: A002
+        self,
+        info: Info,
+        id: strawberry.ID | None = None,
+        slug: str | None = None,  # noqa: A002
     ) -> ProductType | None:
         return await product_resolvers.product(info, id=id, slug=slug)
 
@@ -35,6 +40,9 @@ class Query:
 
     @strawberry.field(description="One category by ID or slug (exactly one of them); null when not found.")
     async def category(
-        self, info: Info, id: strawberry.ID | None = None, slug: str | None = None  # noqa: A002
+        self,
+        info: Info,
+        id: strawberry.ID | None = None,
+        slug: str | None = None,  # noqa: A002
     ) -> CategoryType | None:
         return await product_resolvers.category(info, id=id, slug=slug)

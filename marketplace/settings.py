@@ -6,6 +6,8 @@ README's "Configuration" table for every variable and its default.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -92,8 +94,9 @@ def _database_from_env() -> dict:
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         }
-        # A file, not :memory:, so that threads in tests see one database.
-        config["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
+        # A file, not :memory:, so that threads and live servers in tests see one
+        # database; one per test process, so that parallel runs never share it.
+        config["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"marketplace_test_{os.getpid()}.sqlite3")}
     elif config["ENGINE"] not in (
         "django.db.backends.postgresql",
         "django.db.backends.postgresql_psycopg2",

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
 from marketplace.models import Product
 from tracking.models import ProductMetrics
@@ -34,6 +35,7 @@ _ZERO_COLUMNS = (
     "total_cart_additions, total_cart_removals, total_sales, total_revenue"
 )
 _ZERO_VALUES = "0, 0, 0, 0, 0, 0, 0, 0"
+_ALL_COLUMNS = ", ".join(f.column for f in ProductMetrics._meta.concrete_fields)
 
 
 def insert_missing_sql(where: str) -> str:
@@ -73,8 +75,8 @@ class MetricsHelper:
         """Return ``{product_id: ProductMetrics}`` for every given product that exists.
 
         Per batch: one SELECT for the rows that exist and, only when some are
-        missing, one INSERT for those and one SELECT to read them back: at most
-        three queries, whatever the batch size. Ids of products that do not exist
+        missing, one ``INSERT ... RETURNING`` for those: two queries, whatever the
+        batch size (a third only when a concurrent caller inserted some first). Ids of products that do not exist
         are left out of the result. A failing bulk insert falls back to creating
         rows one by one; failures are logged, never raised.
         """
@@ -101,32 +103,34 @@ def _ensure_batch(ids: list[int]) -> tuple[dict[int, ProductMetrics], int]:
     if not missing:
         return found, 0
     try:
-        created = _insert_missing(missing)
+        inserted = _insert_missing(missing)
     except DatabaseError:
         logger.exception("Bulk insert of ProductMetrics failed; creating rows one by one")
+        inserted = []
         created = _insert_one_by_one(missing)
-    found.update((m.product_id, m) for m in ProductMetrics.objects.filter(product_id__in=missing))
+    else:
+        created = len(inserted)
+    found.update((m.product_id, m) for m in inserted)
+    unread = [pid for pid in missing if pid not in found]
+    if unread:
+        # Rows another caller inserted first (the conflict skipped ours), or products
+        # that do not exist: read what is there. Rare, so it costs a query only then.
+        found.update((m.product_id, m) for m in ProductMetrics.objects.filter(product_id__in=unread))
     return found, created
 
 
-def _insert_missing(missing: list[int]) -> int:
-    from django.utils import timezone
-
+def _insert_missing(missing: list[int]) -> list[ProductMetrics]:
+    """Insert zeroed rows for the products in ``missing`` that exist and have none;
+    return the rows inserted (``RETURNING``, so no second read is needed)."""
     placeholders = ", ".join(["%s"] * len(missing))
-    sql = insert_missing_sql(f"p.id IN ({placeholders})")
+    sql = insert_missing_sql(f"p.id IN ({placeholders})") + f" RETURNING {_ALL_COLUMNS}"
     params = [timezone.now(), *missing]
     # Inside a caller's transaction, a savepoint keeps a failed insert from
     # poisoning it (PostgreSQL aborts the whole transaction otherwise).
     if connection.in_atomic_block:
         with transaction.atomic():
-            return _execute(sql, params)
-    return _execute(sql, params)
-
-
-def _execute(sql: str, params: list) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return max(cursor.rowcount, 0)
+            return list(ProductMetrics.objects.raw(sql, params))
+    return list(ProductMetrics.objects.raw(sql, params))
 
 
 def _insert_one_by_one(missing: list[int]) -> int:

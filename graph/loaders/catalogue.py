@@ -91,9 +91,7 @@ class RatingByProductIdLoader(Loader):
         return [Rating(*ratings[key]) if key in ratings else Rating(None, 0) for key in keys]
 
 
-REVIEW_ORDER = Ordering(
-    "REVIEWS_NEWEST", (SortKey("created_at", True, datetime), SortKey("id", True))
-)
+REVIEW_ORDER = Ordering("REVIEWS_NEWEST", (SortKey("created_at", True, datetime), SortKey("id", True)))
 
 
 @dataclass(frozen=True)
@@ -121,9 +119,11 @@ class ReviewPageByProductIdLoader(Loader):
             qs = ProductReview.objects.filter(product_id__in=[k.product_id for k in group])
             if after is not None:
                 qs = qs.filter(REVIEW_ORDER.after(after))
-            qs = qs.annotate(
-                row=Window(RowNumber(), partition_by=F("product_id"), order_by=REVIEW_ORDER.order_by())
-            ).filter(row__lte=first + 1).order_by("product_id", *REVIEW_ORDER.order_by())
+            qs = (
+                qs.annotate(row=Window(RowNumber(), partition_by=F("product_id"), order_by=REVIEW_ORDER.order_by()))
+                .filter(row__lte=first + 1)
+                .order_by("product_id", *REVIEW_ORDER.order_by())
+            )
             rows: dict[int, list] = {}
             for review in qs:
                 rows.setdefault(review.product_id, []).append(review)

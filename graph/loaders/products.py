@@ -84,9 +84,11 @@ class ProductPageByCategoryIdLoader(Loader):
                 qs = product_ordering.apply(_scoped(layer, filters))
                 if after is not None:
                     qs = qs.filter(ordering.after(after))
-                qs = qs.annotate(
-                    row=Window(RowNumber(), partition_by=F("scope"), order_by=ordering.order_by())
-                ).filter(row__lte=first + 1).order_by("scope", *ordering.order_by())
+                qs = (
+                    qs.annotate(row=Window(RowNumber(), partition_by=F("scope"), order_by=ordering.order_by()))
+                    .filter(row__lte=first + 1)
+                    .order_by("scope", *ordering.order_by())
+                )
                 rows: dict[int, list[Product]] = {}
                 for product in qs:
                     rows.setdefault(product.scope, []).append(product)

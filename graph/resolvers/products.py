@@ -79,7 +79,9 @@ async def products(
     cursor = decode_cursor(product_ordering.ordering, after) if after else None
     filters = await product_filters(info, filter)
     qs = selectors.product_list(filters=filters)
-    rows, has_next = await sync_to_async(slice_page)(product_ordering.apply(qs), product_ordering.ordering, size, cursor)
+    rows, has_next = await sync_to_async(slice_page)(
+        product_ordering.apply(qs), product_ordering.ordering, size, cursor
+    )
 
     async def count() -> int:
         return await qs.acount()
@@ -154,4 +156,3 @@ async def root_categories(info: Info) -> list[Category]:
     for root in roots:
         loader.prime(root.pk, root)
     return roots
-

@@ -195,7 +195,9 @@ class CategoryType:
     ) -> ProductConnection:
         from graph.resolvers.products import category_products
 
-        return await category_products(info, root, first=first, after=after, filter=filter, order_by=order_by or ProductOrder.NEWEST)
+        return await category_products(
+            info, root, first=first, after=after, filter=filter, order_by=order_by or ProductOrder.NEWEST
+        )
 
 
 @strawberry.input(description="Narrow a product listing. Every field is optional; all given ones must match.")
