@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 
 NODE_MODULES = Path(settings.BASE_DIR) / "node_modules"
 
@@ -27,13 +27,15 @@ ASSETS: dict[str, tuple[str, str]] = {
 }
 
 
-def graphiql_asset(request: HttpRequest, name: str) -> FileResponse:
+def graphiql_asset(request: HttpRequest, name: str) -> HttpResponse:
     if name not in ASSETS:
         raise Http404(name)
     relative, content_type = ASSETS[name]
     path = NODE_MODULES / relative
     if not path.is_file():
         raise Http404(f"{name} is missing: run `npm ci` (make run does it)")
-    response = FileResponse(path.open("rb"), content_type=content_type)
+    # Read whole (4 MB in all, cached by the browser for a day), not a FileResponse: under ASGI
+    # Django warns that it must consume a file's synchronous iterator, and does so chunk by chunk.
+    response = HttpResponse(path.read_bytes(), content_type=content_type)
     response["Cache-Control"] = "public, max-age=86400"
     return response

@@ -8,6 +8,7 @@ from strawberry.types import Info
 from graph.orderings import ProductOrder
 from graph.resolvers import products as product_resolvers
 from graph.types.catalogue import CategoryType, ProductConnection, ProductFilter, ProductOrderEnum, ProductType
+from graph.types.tracking import TrackingStatus
 
 
 @strawberry.type
@@ -46,3 +47,9 @@ class Query:
         slug: str | None = None,  # noqa: A002
     ) -> CategoryType | None:
         return await product_resolvers.category(info, id=id, slug=slug)
+
+    @strawberry.field(description="Statistics of this process's tracking executor.")
+    def tracking_status(self, info: Info) -> TrackingStatus:
+        from tracking.executor import get_executor
+
+        return TrackingStatus(**get_executor().stats().as_dict())

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import strawberry
 
+from graph.mutations.tracking import TrackingMutation
 from graph.queries import Query
 
-schema = strawberry.Schema(query=Query)
+
+@strawberry.type
+class Mutation(TrackingMutation):
+    pass
+
+
+schema = strawberry.Schema(query=Query, mutation=Mutation)

@@ -1,4 +1,11 @@
-"""ASGI entry point: ``uvicorn marketplace.asgi:application``."""
+"""ASGI entry point: ``uvicorn marketplace.asgi:application``.
+
+Django's ASGI handler speaks HTTP only; this wrapper also answers the ASGI
+lifespan protocol, so that a server's graceful stop (SIGTERM to uvicorn or
+gunicorn) sends ``server_shutdown`` after the last request finished: the tracking
+executor drains its queue there. (uvicorn re-raises SIGTERM once it has shut
+down, which kills the process without running ``atexit`` handlers.)
+"""
 
 import os
 import sys
@@ -10,7 +17,26 @@ from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 try:
     from django.core.asgi import get_asgi_application
 
-    application = get_asgi_application()
+    django_application = get_asgi_application()
 except ImproperlyConfigured as exc:
     print(f"Configuration error: {exc}", file=sys.stderr)
     raise SystemExit(2) from None
+
+from asgiref.sync import sync_to_async  # noqa: E402
+
+from marketplace.signals import server_shutdown  # noqa: E402
+
+
+async def application(scope, receive, send):
+    if scope["type"] != "lifespan":
+        return await django_application(scope, receive, send)
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            try:
+                await sync_to_async(server_shutdown.send, thread_sensitive=False)(sender="asgi")
+            finally:
+                await send({"type": "lifespan.shutdown.complete"})
+            return

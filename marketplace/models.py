@@ -17,28 +17,20 @@ from django.db.models import Q
 class Category(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=140, unique=True)
-    parent = models.ForeignKey(
-        "self", null=True, blank=True, related_name="children", on_delete=models.PROTECT
-    )
+    parent = models.ForeignKey("self", null=True, blank=True, related_name="children", on_delete=models.PROTECT)
     description = models.TextField(blank=True, default="")
 
     class Meta:
         verbose_name_plural = "categories"
         ordering = ["name", "id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=~Q(parent=models.F("id")), name="category_not_own_parent"
-            )
-        ]
+        constraints = [models.CheckConstraint(condition=~Q(parent=models.F("id")), name="category_not_own_parent")]
 
     def __str__(self) -> str:
         return self.name
 
 
 class Product(models.Model):
-    seller = models.ForeignKey(
-        settings.AUTH_USER_MODEL, related_name="products", on_delete=models.PROTECT
-    )
+    seller = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="products", on_delete=models.PROTECT)
     category = models.ForeignKey(Category, related_name="products", on_delete=models.PROTECT)
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=220, unique=True)
@@ -112,9 +104,7 @@ class Favorite(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        constraints = [
-            models.UniqueConstraint(fields=["user", "product"], name="favorite_one_per_user_product")
-        ]
+        constraints = [models.UniqueConstraint(fields=["user", "product"], name="favorite_one_per_user_product")]
 
     def __str__(self) -> str:
         return f"{self.user_id} likes {self.product_id}"

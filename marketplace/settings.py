@@ -29,9 +29,7 @@ if not SECRET_KEY:
         )
     SECRET_KEY = _DEV_SECRET_KEY
 
-ALLOWED_HOSTS = env_list(
-    "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"] if DEBUG else []
-)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"] if DEBUG else [])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -101,9 +99,7 @@ def _database_from_env() -> dict:
         "django.db.backends.postgresql",
         "django.db.backends.postgresql_psycopg2",
     ):
-        raise ImproperlyConfigured(
-            f"DATABASE_URL uses {config['ENGINE']!r}; supported are sqlite:// and postgres://."
-        )
+        raise ImproperlyConfigured(f"DATABASE_URL uses {config['ENGINE']!r}; supported are sqlite:// and postgres://.")
     return config
 
 

@@ -7,3 +7,7 @@
 from django.dispatch import Signal
 
 products_bulk_created = Signal()
+
+# Sent by the ASGI application when the server shuts down (ASGI lifespan), after
+# in-flight requests finished: apps drain background work here.
+server_shutdown = Signal()

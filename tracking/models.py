@@ -43,9 +43,7 @@ def _ratio(numerator: int, denominator: int) -> float:
 class ProductMetrics(models.Model):
     """Running totals for one product. The product is the primary key: one row, at most."""
 
-    product = models.OneToOneField(
-        Product, primary_key=True, related_name="metrics", on_delete=models.CASCADE
-    )
+    product = models.OneToOneField(Product, primary_key=True, related_name="metrics", on_delete=models.CASCADE)
     total_impressions = models.BigIntegerField(default=0)
     total_views = models.BigIntegerField(default=0)
     total_clicks = models.BigIntegerField(default=0)

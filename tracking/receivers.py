@@ -10,7 +10,7 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from marketplace.models import Product
-from marketplace.signals import products_bulk_created
+from marketplace.signals import products_bulk_created, server_shutdown
 from tracking.metrics import MetricsHelper
 from tracking.models import ProductMetrics
 
@@ -25,3 +25,12 @@ def create_metrics_for_new_product(sender, instance: Product, created: bool, raw
 @receiver(products_bulk_created, dispatch_uid="tracking.metrics_for_bulk_products")
 def create_metrics_for_bulk_products(sender, product_ids: list[int], **kwargs) -> None:
     MetricsHelper.bulk_ensure_metrics(product_ids)
+
+
+@receiver(server_shutdown, dispatch_uid="tracking.drain_on_shutdown")
+def drain_tracking_on_shutdown(sender, **kwargs) -> None:
+    from tracking.executor import current_executor
+
+    executor = current_executor()
+    if executor is not None:
+        executor.shutdown()

@@ -27,22 +27,48 @@ CATEGORY_TREE = {
     "Toys": ["Puzzles", "Board games", "Building sets", "Outdoor toys"],
 }
 ADJECTIVES = [
-    "Classic", "Compact", "Deluxe", "Eco", "Handmade", "Lightweight", "Modern", "Pro",
-    "Rugged", "Smart", "Vintage", "Wireless", "Premium", "Essential", "Ultra", "Travel",
+    "Classic",
+    "Compact",
+    "Deluxe",
+    "Eco",
+    "Handmade",
+    "Lightweight",
+    "Modern",
+    "Pro",
+    "Rugged",
+    "Smart",
+    "Vintage",
+    "Wireless",
+    "Premium",
+    "Essential",
+    "Ultra",
+    "Travel",
 ]
 NOUNS = {
-    "Phones": ["Phone", "Phone case", "Charger"], "Laptops": ["Laptop", "Laptop stand", "Dock"],
-    "Audio": ["Headphones", "Speaker", "Earbuds"], "Cameras": ["Camera", "Lens", "Tripod"],
-    "Kitchen": ["Kettle", "Knife set", "Pan"], "Furniture": ["Chair", "Desk", "Shelf"],
-    "Lighting": ["Lamp", "Bulb pack", "String lights"], "Garden": ["Planter", "Hose", "Shears"],
-    "Shoes": ["Sneakers", "Boots", "Sandals"], "Jackets": ["Rain jacket", "Parka", "Fleece"],
-    "Bags": ["Backpack", "Tote", "Duffel"], "Watches": ["Watch", "Strap", "Watch box"],
-    "Running": ["Running shoes", "Vest", "Belt"], "Cycling": ["Helmet", "Bike light", "Pump"],
-    "Climbing": ["Harness", "Chalk bag", "Rope"], "Yoga": ["Yoga mat", "Block", "Strap"],
-    "Fiction": ["Novel", "Short stories", "Box set"], "Science": ["Field guide", "Atlas", "Primer"],
-    "Cooking": ["Cookbook", "Baking book", "Spice guide"], "Travel": ["Guidebook", "Map", "Phrasebook"],
-    "Puzzles": ["Jigsaw", "Brain teaser", "Puzzle cube"], "Board games": ["Board game", "Card game", "Dice set"],
-    "Building sets": ["Brick set", "Robot kit", "Marble run"], "Outdoor toys": ["Kite", "Frisbee", "Water blaster"],
+    "Phones": ["Phone", "Phone case", "Charger"],
+    "Laptops": ["Laptop", "Laptop stand", "Dock"],
+    "Audio": ["Headphones", "Speaker", "Earbuds"],
+    "Cameras": ["Camera", "Lens", "Tripod"],
+    "Kitchen": ["Kettle", "Knife set", "Pan"],
+    "Furniture": ["Chair", "Desk", "Shelf"],
+    "Lighting": ["Lamp", "Bulb pack", "String lights"],
+    "Garden": ["Planter", "Hose", "Shears"],
+    "Shoes": ["Sneakers", "Boots", "Sandals"],
+    "Jackets": ["Rain jacket", "Parka", "Fleece"],
+    "Bags": ["Backpack", "Tote", "Duffel"],
+    "Watches": ["Watch", "Strap", "Watch box"],
+    "Running": ["Running shoes", "Vest", "Belt"],
+    "Cycling": ["Helmet", "Bike light", "Pump"],
+    "Climbing": ["Harness", "Chalk bag", "Rope"],
+    "Yoga": ["Yoga mat", "Block", "Strap"],
+    "Fiction": ["Novel", "Short stories", "Box set"],
+    "Science": ["Field guide", "Atlas", "Primer"],
+    "Cooking": ["Cookbook", "Baking book", "Spice guide"],
+    "Travel": ["Guidebook", "Map", "Phrasebook"],
+    "Puzzles": ["Jigsaw", "Brain teaser", "Puzzle cube"],
+    "Board games": ["Board game", "Card game", "Dice set"],
+    "Building sets": ["Brick set", "Robot kit", "Marble run"],
+    "Outdoor toys": ["Kite", "Frisbee", "Water blaster"],
 }
 REVIEW_TITLES = ["Disappointing", "Not great", "Does the job", "Very good", "Excellent"]
 CHUNK = 5000
@@ -110,8 +136,11 @@ class Command(BaseCommand):
         existing = set(User.objects.values_list("username", flat=True))
         names = [f"seller{i}" for i in range(1, seller_count + 1)] + [f"shopper{i}" for i in range(1, 21)]
         User.objects.bulk_create(
-            [User(username=n, email=f"{n}@example.com", password=password, first_name=n.capitalize())
-             for n in names if n not in existing]
+            [
+                User(username=n, email=f"{n}@example.com", password=password, first_name=n.capitalize())
+                for n in names
+                if n not in existing
+            ]
         )
         by_name = {u.username: u for u in User.objects.filter(username__in=names)}
         sellers = [by_name[f"seller{i}"] for i in range(1, seller_count + 1)]
@@ -141,8 +170,16 @@ class Command(BaseCommand):
         last_id = Product.objects.order_by("-id").values_list("id", flat=True).first() or 0
         now = timezone.now()
         columns = [
-            "seller_id", "category_id", "name", "slug", "description", "price", "stock",
-            "is_active", "created_at", "updated_at",
+            "seller_id",
+            "category_id",
+            "name",
+            "slug",
+            "description",
+            "price",
+            "stock",
+            "is_active",
+            "created_at",
+            "updated_at",
         ]
         for start in range(0, count, CHUNK):
             rows = []
@@ -151,12 +188,20 @@ class Command(BaseCommand):
                 leaf = leaves[rng.randrange(len(leaves))]
                 name = f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS[leaf.name])}"
                 created = now - timedelta(minutes=count - i)  # newest last, a minute apart
-                rows.append((
-                    sellers[rng.randrange(len(sellers))].pk, leaf.pk, name, f"{slugify(name)}-{number}",
-                    f"{name} from our {leaf.name.lower()} range, item {number}.",
-                    Decimal(rng.randrange(199, 99_999)) / 100, rng.choice([0, 1, 3, 5, 10, 25, 50, 100]),
-                    rng.random() > 0.03, created, created,
-                ))
+                rows.append(
+                    (
+                        sellers[rng.randrange(len(sellers))].pk,
+                        leaf.pk,
+                        name,
+                        f"{slugify(name)}-{number}",
+                        f"{name} from our {leaf.name.lower()} range, item {number}.",
+                        Decimal(rng.randrange(199, 99_999)) / 100,
+                        rng.choice([0, 1, 3, 5, 10, 25, 50, 100]),
+                        rng.random() > 0.03,
+                        created,
+                        created,
+                    )
+                )
             insert_rows(Product, columns, rows)
         return list(Product.objects.filter(id__gt=last_id).order_by("id").values_list("id", flat=True))
 
@@ -164,8 +209,12 @@ class Command(BaseCommand):
         total = 0
         for start in range(0, len(product_ids), CHUNK):
             batch = [
-                (pid, f"https://img.example.com/products/{pid}/{position}.jpg",
-                 f"Photo {position + 1} of product {pid}", position)
+                (
+                    pid,
+                    f"https://img.example.com/products/{pid}/{position}.jpg",
+                    f"Photo {position + 1} of product {pid}",
+                    position,
+                )
                 for pid in product_ids[start : start + CHUNK]
                 for position in range(rng.randint(1, 3))
             ]

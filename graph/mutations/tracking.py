@@ -1,0 +1,81 @@
+"""Tracking mutations: validate, hand the events to the executor, answer at once."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from graph.errors import BadUserInput
+from graph.ids import decode_id
+from graph.types.tracking import TrackingReceipt
+from tracking import tracker
+from tracking.executor import get_executor
+from tracking.selectors import trackable_product_ids
+
+MAX_LISTING_IDS = 100
+MAX_SOURCE_LENGTH = 64
+
+
+def _identity(info: Info, source: str | None) -> dict:
+    if source is not None and len(source) > MAX_SOURCE_LENGTH:
+        raise BadUserInput(f"source is longer than {MAX_SOURCE_LENGTH} characters.", field="source")
+    request = info.context.request
+    user = getattr(request, "_cached_user", None)  # resolved already by the auth middleware, if at all
+    session = getattr(request, "session", None)
+    return {
+        "user_id": user.pk if user is not None and user.is_authenticated else None,
+        "visitor_key": session.session_key if session is not None else None,
+        "source": source,
+    }
+
+
+async def _checked(ids: list[str], field: str) -> list[int]:
+    product_ids = [decode_id(value, "Product", field=field) for value in ids]
+    trackable = await trackable_product_ids(product_ids)
+    unknown = [value for value, pid in zip(ids, product_ids, strict=True) if pid not in trackable]
+    if unknown:
+        raise BadUserInput(f"{field}: no active product with ID {', '.join(unknown[:5])}.", field=field)
+    return product_ids
+
+
+def _receipt(accepted: bool, count: int) -> TrackingReceipt:
+    if accepted:
+        return TrackingReceipt(accepted=True, queued=count)
+    return TrackingReceipt(accepted=False, queued=0, reason="queue_full")
+
+
+def _offer(events) -> TrackingReceipt:
+    return _receipt(get_executor().offer(events), len(events))
+
+
+@strawberry.type
+class TrackingMutation:
+    @strawberry.mutation(description="Count a product page view. Returns at once; counters follow within a second.")
+    async def track_product_view(
+        self, info: Info, product_id: strawberry.ID, source: str | None = None
+    ) -> TrackingReceipt:
+        identity = _identity(info, source)
+        [pid] = await _checked([product_id], "productId")
+        return _offer(tracker.product_view(pid, **identity))
+
+    @strawberry.mutation(description="Count a click on a product (from a listing, a recommendation, an ad).")
+    async def track_product_click(
+        self, info: Info, product_id: strawberry.ID, source: str | None = None
+    ) -> TrackingReceipt:
+        identity = _identity(info, source)
+        [pid] = await _checked([product_id], "productId")
+        return _offer(tracker.product_click(pid, **identity))
+
+    @strawberry.mutation(description="Count one impression for each listed product (at most 100 ids).")
+    async def track_listing_view(
+        self, info: Info, product_ids: list[strawberry.ID], source: str | None = None
+    ) -> TrackingReceipt:
+        identity = _identity(info, source)
+        if not product_ids:
+            raise BadUserInput("productIds must not be empty.", field="productIds")
+        if len(product_ids) > MAX_LISTING_IDS:
+            raise BadUserInput(
+                f"productIds has {len(product_ids)} ids; at most {MAX_LISTING_IDS} are allowed.", field="productIds"
+            )
+        pids = await _checked(list(product_ids), "productIds")
+        return _offer(tracker.listing_view(pids, **identity))

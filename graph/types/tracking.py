@@ -1,0 +1,31 @@
+"""Types of the tracking API."""
+
+from __future__ import annotations
+
+import strawberry
+
+
+@strawberry.type(description="What happened to a tracking event.")
+class TrackingReceipt:
+    accepted: bool = strawberry.field(description="False when the event was refused; `reason` says why.")
+    queued: int = strawberry.field(description="Events queued by this call (a listing view queues one per product).")
+    reason: str | None = strawberry.field(
+        default=None, description="Why it was refused: `queue_full` or `rate_limited`."
+    )
+
+
+@strawberry.type(description="The tracking executor of the process that answered.")
+class TrackingStatus:
+    enqueued: int
+    processed: int
+    dropped: int
+    failed: int
+    retried: int
+    discarded: int = strawberry.field(description="Events of products deleted before their batch ran.")
+    batches: int
+    rate_limited: int
+    queue_depth: int
+    oldest_pending_age: float = strawberry.field(description="Seconds the oldest unapplied event has waited.")
+    last_batch_duration: float = strawberry.field(description="Seconds.")
+    last_batch_size: int
+    workers_alive: int

@@ -1,0 +1,112 @@
+"""Apply a batch of events to the database: exact, atomic, and fast.
+
+A batch is coalesced into one delta per product, then written in one short
+transaction: the activity rows in one multi-row insert, and all counters in one
+``INSERT ... ON CONFLICT (product_id) DO UPDATE SET x = x + excluded.x``. The
+upsert increments in the database (never read-modify-write, so concurrent
+batches lose nothing), creates a missing metrics row in the same statement, and
+touches products in ascending id order so that concurrent batches lock rows in
+one order and cannot deadlock.
+
+Raw SQL because the ORM can express neither ``x = table.x + excluded.x`` in an
+upsert nor a multi-row insert without building a model instance per event
+(measured: the ORM path is several times slower at 50,000 events a second).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from marketplace.models import Product
+from tracking.events import COUNTER_OF_KIND, UNIT_KINDS, TrackingEvent
+from tracking.models import COUNTER_FIELDS, ActivityEvent, ProductMetrics
+
+ROWS_PER_STATEMENT = 500
+
+
+@dataclass
+class BatchResult:
+    applied: int  # events counted
+    discarded: int  # events of products that no longer exist
+
+
+def coalesce(events: list[TrackingEvent]) -> dict[int, dict[str, int | Decimal]]:
+    """One delta per product: ``{product_id: {counter: change}}``."""
+    deltas: dict[int, dict[str, int | Decimal]] = defaultdict(lambda: defaultdict(int))
+    for event in events:
+        counter, sign = COUNTER_OF_KIND[event.kind]
+        deltas[event.product_id][counter] += sign * (event.quantity if event.kind in UNIT_KINDS else 1)
+        if event.amount is not None:
+            deltas[event.product_id]["total_revenue"] += event.amount
+    return deltas
+
+
+def apply_events(events: list[TrackingEvent]) -> BatchResult:
+    """Write ``events`` in one transaction; all or nothing."""
+    if not events:
+        return BatchResult(0, 0)
+    deltas = coalesce(events)
+    with transaction.atomic():
+        existing = set(Product.objects.filter(id__in=list(deltas)).values_list("id", flat=True))
+        kept = [e for e in events if e.product_id in existing]
+        _insert_activity(kept)
+        _upsert_counters({pid: d for pid, d in deltas.items() if pid in existing})
+    return BatchResult(applied=len(kept), discarded=len(events) - len(kept))
+
+
+_ACTIVITY_COLUMNS = ["kind", "product_id", "user_id", "visitor_key", "source", "quantity", "amount", "created_at"]
+
+
+def _insert_activity(events: list[TrackingEvent]) -> None:
+    qn = connection.ops.quote_name
+    table = qn(ActivityEvent._meta.db_table)
+    columns = ", ".join(qn(c) for c in _ACTIVITY_COLUMNS)
+    row = "(" + ", ".join(["%s"] * len(_ACTIVITY_COLUMNS)) + ")"
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        for start in range(0, len(events), ROWS_PER_STATEMENT):
+            chunk = events[start : start + ROWS_PER_STATEMENT]
+            params = []
+            for e in chunk:
+                params += [
+                    e.kind,
+                    e.product_id,
+                    e.user_id,
+                    e.visitor_key,
+                    e.source[:64],
+                    e.quantity,
+                    e.amount,
+                    adapt(e.created_at),
+                ]
+            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(chunk))}", params)
+
+
+def _upsert_counters(deltas: dict[int, dict[str, int | Decimal]]) -> None:
+    if not deltas:
+        return
+    qn = connection.ops.quote_name
+    table = qn(ProductMetrics._meta.db_table)
+    columns = ["product_id", *COUNTER_FIELDS, "updated_at"]
+    updates = ", ".join(f"{qn(c)} = {table}.{qn(c)} + excluded.{qn(c)}" for c in COUNTER_FIELDS)
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    ordered = sorted(deltas.items())  # one lock order for every batch
+    with connection.cursor() as cursor:
+        for start in range(0, len(ordered), ROWS_PER_STATEMENT):
+            chunk = ordered[start : start + ROWS_PER_STATEMENT]
+            params = []
+            for product_id, delta in chunk:
+                params.append(product_id)
+                params += [delta.get(c, 0) for c in COUNTER_FIELDS]
+                params.append(now)
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) VALUES {', '.join([row] * len(chunk))} "
+                f"ON CONFLICT ({qn('product_id')}) DO UPDATE SET {updates}, "
+                f"{qn('updated_at')} = excluded.{qn('updated_at')}",
+                params,
+            )

@@ -1,0 +1,282 @@
+"""The in-process tracking executor: requests hand events over and return at once.
+
+- A bounded buffer (``TRACKING_QUEUE_SIZE`` events). When full, an offer is
+  refused and counted as dropped: the caller is never blocked and never raises.
+- ``TRACKING_WORKERS`` threads drain it. A worker takes what is queued, up to
+  ``TRACKING_BATCH_SIZE`` events or until ``TRACKING_BATCH_INTERVAL`` seconds
+  passed since the batch's first event, and applies the batch in one short
+  transaction (``tracking.apply``). 500 events / 200 ms: big enough that one
+  transaction amortises its commit over hundreds of events (the commit, not the
+  rows, dominates on SQLite), short enough that counters trail by well under a
+  second, as PostHog's and Segment's clients do (100 events / 0.5-5 s).
+- A failing batch is retried with exponential backoff (``TRACKING_MAX_RETRIES``),
+  then counted failed and logged with its size; the worker goes on.
+- Started lazily per process (after a fork, the child starts its own), stopped
+  with a drain: ``shutdown()`` runs at interpreter exit, on the ASGI lifespan
+  shutdown (see ``tracking.receivers``), and on SIGTERM for scripts.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import signal
+import threading
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection
+
+from tracking.apply import apply_events
+from tracking.events import TrackingEvent
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrackingStats:
+    enqueued: int = 0
+    processed: int = 0
+    dropped: int = 0
+    failed: int = 0
+    retried: int = 0
+    discarded: int = 0
+    batches: int = 0
+    rate_limited: int = 0
+    queue_depth: int = 0
+    oldest_pending_age: float = 0.0
+    last_batch_duration: float = 0.0
+    last_batch_size: int = 0
+    workers_alive: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class EventExecutor:
+    def __init__(
+        self,
+        *,
+        max_queue: int | None = None,
+        workers: int | None = None,
+        batch_size: int | None = None,
+        batch_interval: float | None = None,
+        max_retries: int | None = None,
+        retry_base_delay: float = 0.05,
+        apply=apply_events,
+    ) -> None:
+        self.max_queue = max_queue or settings.TRACKING_QUEUE_SIZE
+        self.worker_count = workers or settings.TRACKING_WORKERS
+        self.batch_size = batch_size or settings.TRACKING_BATCH_SIZE
+        self.batch_interval = batch_interval if batch_interval is not None else settings.TRACKING_BATCH_INTERVAL
+        self.max_retries = max_retries if max_retries is not None else settings.TRACKING_MAX_RETRIES
+        self.retry_base_delay = retry_base_delay
+        self.apply = apply
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._has_work = threading.Condition(self._lock)
+        self._idle = threading.Condition(self._lock)
+        self._buffer: deque[TrackingEvent] = deque()
+        self._in_flight: dict[int, float] = {}  # worker ident -> oldest enqueued_at of its batch
+        self._in_flight_events = 0
+        self._threads: list[threading.Thread] = []
+        self._stopping = False
+        self._stats = TrackingStats()
+
+    # --- producers ----------------------------------------------------------
+    def offer(self, events: list[TrackingEvent]) -> bool:
+        """Queue ``events`` all together, or none of them when they do not fit."""
+        if not events:
+            return True
+        self._ensure_started()
+        with self._lock:
+            if self._stopping or len(self._buffer) + len(events) > self.max_queue:
+                self._stats.dropped += len(events)
+                return False
+            self._buffer.extend(events)
+            self._stats.enqueued += len(events)
+            self._has_work.notify()
+        return True
+
+    def count_rate_limited(self, n: int = 1) -> None:
+        with self._lock:
+            self._stats.rate_limited += n
+
+    # --- lifecycle ----------------------------------------------------------
+    def _ensure_started(self) -> None:
+        if self._pid != os.getpid():  # forked: the parent's threads did not come along
+            self._reset()
+        if self._threads or self._stopping:
+            return
+        with self._lock:
+            if self._threads or self._stopping:
+                return
+            for i in range(self.worker_count):
+                thread = threading.Thread(target=self._run, name=f"tracking-worker-{i}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
+        atexit.register(self.shutdown)
+        _install_sigterm_drain(self)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued event is applied (or failed); True if it got there in time."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            self._has_work.notify_all()
+            while self._buffer or self._in_flight_events:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not any(t.is_alive() for t in self._threads):
+                    return False
+                self._idle.wait(remaining)
+        return True
+
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Stop taking events, apply what is queued within ``timeout``, stop the workers."""
+        timeout = settings.TRACKING_SHUTDOWN_TIMEOUT if timeout is None else timeout
+        if self._pid != os.getpid():
+            return True
+        with self._lock:
+            self._stopping = True
+            self._has_work.notify_all()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            left = len(self._buffer) + self._in_flight_events
+        if left:
+            logger.error("Tracking shutdown: %d events not applied within %.1f s", left, timeout)
+        else:
+            logger.info("Tracking shutdown: queue drained (%d events processed)", self._stats.processed)
+        return left == 0
+
+    # --- statistics ---------------------------------------------------------
+    def stats(self) -> TrackingStats:
+        now = time.monotonic()
+        with self._lock:
+            stats = TrackingStats(**self._stats.as_dict())
+            stats.queue_depth = len(self._buffer) + self._in_flight_events
+            oldest = [*self._in_flight.values(), *([self._buffer[0].enqueued_at] if self._buffer else [])]
+            stats.oldest_pending_age = round(now - min(oldest), 4) if oldest else 0.0
+            stats.workers_alive = sum(t.is_alive() for t in self._threads)
+        return stats
+
+    # --- workers ------------------------------------------------------------
+    def _take_batch(self) -> list[TrackingEvent] | None:
+        """Block for a first event, then gather more until full or the interval ends.
+        None when stopping and nothing is left."""
+        with self._lock:
+            while not self._buffer:
+                if self._stopping:
+                    return None
+                self._has_work.wait(0.5)
+            deadline = time.monotonic() + self.batch_interval
+            while len(self._buffer) < self.batch_size and not self._stopping:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._has_work.wait(remaining)
+            batch = [self._buffer.popleft() for _ in range(min(self.batch_size, len(self._buffer)))]
+            if batch:
+                self._in_flight[threading.get_ident()] = batch[0].enqueued_at
+                self._in_flight_events += len(batch)
+            return batch
+
+    def _run(self) -> None:
+        try:
+            while True:
+                batch = self._take_batch()
+                if batch is None:
+                    return
+                if batch:
+                    self._apply_with_retries(batch)
+        finally:
+            connection.close()
+
+    def _apply_with_retries(self, batch: list[TrackingEvent]) -> None:
+        started = time.monotonic()
+        attempt, applied, discarded, failed = 0, 0, 0, False
+        while True:
+            try:
+                close_old_connections()
+                result = self.apply(batch)
+                applied, discarded = result.applied, result.discarded
+                break
+            except DatabaseError as exc:
+                attempt += 1
+                _discard_broken_connection()
+                if attempt > self.max_retries:
+                    logger.error("Tracking batch of %d events failed after %d attempts: %s", len(batch), attempt, exc)
+                    failed = True
+                    break
+                with self._lock:
+                    self._stats.retried += 1
+                time.sleep(self.retry_base_delay * 2 ** (attempt - 1))
+            except Exception:
+                logger.exception("Tracking batch of %d events failed (not retried)", len(batch))
+                failed = True
+                break
+        with self._lock:
+            self._stats.batches += 1
+            self._stats.processed += applied
+            self._stats.discarded += discarded
+            self._stats.failed += len(batch) if failed else 0
+            self._stats.last_batch_duration = round(time.monotonic() - started, 4)
+            self._stats.last_batch_size = len(batch)
+            self._in_flight.pop(threading.get_ident(), None)
+            self._in_flight_events -= len(batch)
+            if not self._buffer and not self._in_flight_events:
+                self._idle.notify_all()
+
+
+def _discard_broken_connection() -> None:
+    try:
+        if connection.in_atomic_block or not connection.is_usable():
+            connection.close()
+    except Exception:
+        connection.close()
+
+
+def _install_sigterm_drain(executor: EventExecutor) -> None:
+    """Scripts die on SIGTERM without running atexit; make them exit cleanly instead.
+    Servers (uvicorn, gunicorn) install their own handler first and are left alone."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def drain_and_exit(signum, frame):
+        raise SystemExit(128 + signum)  # atexit then runs shutdown()
+
+    signal.signal(signal.SIGTERM, drain_and_exit)
+
+
+_executor: EventExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def get_executor() -> EventExecutor:
+    global _executor
+    if _executor is None:
+        with _executor_lock:
+            if _executor is None:
+                _executor = EventExecutor()
+    return _executor
+
+
+def set_executor(executor: EventExecutor | None) -> EventExecutor | None:
+    """Swap the process executor (tests, benchmarks); returns the previous one."""
+    global _executor
+    with _executor_lock:
+        previous, _executor = _executor, executor
+    return previous
+
+
+def current_executor() -> EventExecutor | None:
+    """The process executor if one was created (never creates one)."""
+    return _executor
