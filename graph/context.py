@@ -1,4 +1,4 @@
-"""The per-request context: the request, the response, and this request's dataloaders."""
+"""The per-request context: the request, the response, the user, and this request's dataloaders."""
 
 from __future__ import annotations
 
@@ -12,13 +12,15 @@ from django.http import HttpRequest, HttpResponse
 class Context:
     request: HttpRequest
     response: HttpResponse
+    user: Any = None  # resolved once per request by the view (AnonymousUser when nobody)
+    auth_method: str | None = None  # "session", "token" or None
+    csrf_ok: bool = True  # False: a session-authenticated POST without a valid CSRF token
     # Filled lazily by ``graph.loaders.base.Loader``: one instance per loader class per
     # request, so caches never leak between requests (or event loops).
     dataloaders: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def user(self):
-        return self.request.user
+    # product id -> seller id of products resolved in this request, so that a
+    # metrics field can tell whether the viewer sells the product without a query.
+    product_sellers: dict[int, int] = field(default_factory=dict)
 
     # strawberry's Django integration lets resolvers use ``info.context["request"]``.
     def __getitem__(self, key: str) -> Any:

@@ -6,8 +6,10 @@ import strawberry
 from strawberry.types import Info
 
 from graph.orderings import ProductOrder
+from graph.permissions import current_user, require_staff
 from graph.resolvers import products as product_resolvers
 from graph.types.catalogue import CategoryType, ProductConnection, ProductFilter, ProductOrderEnum, ProductType
+from graph.types.commerce import CartType, UserType
 from graph.types.tracking import TrackingStatus
 
 
@@ -48,8 +50,19 @@ class Query:
     ) -> CategoryType | None:
         return await product_resolvers.category(info, id=id, slug=slug)
 
-    @strawberry.field(description="Statistics of this process's tracking executor.")
+    @strawberry.field(description="Statistics of this process's tracking executor (staff only).")
     def tracking_status(self, info: Info) -> TrackingStatus:
         from tracking.executor import get_executor
 
+        require_staff(info)
         return TrackingStatus(**get_executor().stats().as_dict())
+
+    @strawberry.field(description="The logged-in user; null when nobody is.")
+    def me(self, info: Info) -> UserType | None:
+        return current_user(info)
+
+    @strawberry.field(description="The current cart (the user's, or an anonymous visitor's session cart).")
+    async def cart(self, info: Info) -> CartType | None:
+        from graph.mutations.commerce import request_cart
+
+        return await request_cart(info, create=False)

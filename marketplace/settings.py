@@ -50,6 +50,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "marketplace.auth.BearerTokenMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -95,10 +96,10 @@ def _database_from_env() -> dict:
         # A file, not :memory:, so that threads and live servers in tests see one
         # database; one per test process, so that parallel runs never share it.
         config["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"marketplace_test_{os.getpid()}.sqlite3")}
-    elif config["ENGINE"] not in (
-        "django.db.backends.postgresql",
-        "django.db.backends.postgresql_psycopg2",
-    ):
+    elif config["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.postgresql_psycopg2"):
+        # One test database per test process, so that parallel runs never share it.
+        config["TEST"] = {"NAME": f"test_{config['NAME']}_{os.getpid()}"}
+    else:
         raise ImproperlyConfigured(f"DATABASE_URL uses {config['ENGINE']!r}; supported are sqlite:// and postgres://.")
     return config
 

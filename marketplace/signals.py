@@ -11,3 +11,12 @@ products_bulk_created = Signal()
 # Sent by the ASGI application when the server shuts down (ASGI lifespan), after
 # in-flight requests finished: apps drain background work here.
 server_shutdown = Signal()
+
+# Domain events other apps (tracking) react to; sent inside the transaction that
+# made the change, so a receiver that writes joins that transaction.
+# favorite_changed(product_id, user_id, added: bool)
+favorite_changed = Signal()
+# cart_changed(product_id, user_id, visitor_key, added: bool, quantity: int)
+cart_changed = Signal()
+# order_placed(order, items: list[OrderItem])
+order_placed = Signal()

@@ -3,6 +3,8 @@ import os
 import pytest
 from django.db import connection
 
+from tracking.executor import EventExecutor, set_executor
+
 pytest_plugins = ["tests.live_server"]
 
 
@@ -14,6 +16,32 @@ def is_postgres() -> bool:
 def fast_password_hashing(settings):
     """Tests create many users; the production hasher is slow on purpose (~0.3 s each)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+class PausedExecutor(EventExecutor):
+    """Queues and counts, never applies: for tests whose data lives in a transaction
+    that a worker thread could not see (and would wait on, on SQLite)."""
+
+    def _ensure_started(self) -> None:
+        pass
+
+
+@pytest.fixture(autouse=True)
+def tracking_executor(request):
+    """A fresh tracking executor per test, so that no test's events reach another.
+
+    Tests on committed data (``transaction=True``, live servers) get real workers,
+    drained at teardown; the others get a paused executor."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction")) or bool(
+        {"transactional_db", "live_api", "live_server"} & set(request.fixturenames)
+    )
+    executor = EventExecutor(batch_interval=0.02) if transactional else PausedExecutor()
+    previous = set_executor(executor)
+    yield executor
+    if transactional:
+        executor.shutdown(timeout=10)
+    set_executor(previous)
 
 
 @pytest.fixture

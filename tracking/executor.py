@@ -141,6 +141,9 @@ class EventExecutor:
         timeout = settings.TRACKING_SHUTDOWN_TIMEOUT if timeout is None else timeout
         if self._pid != os.getpid():
             return True
+        atexit.unregister(self.shutdown)  # once is enough (and logging is gone at exit)
+        if self._stopping and not any(t.is_alive() for t in self._threads):
+            return not self._buffer
         with self._lock:
             self._stopping = True
             self._has_work.notify_all()

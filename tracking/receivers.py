@@ -6,13 +6,16 @@ commit together; ``products_bulk_created`` covers ``bulk_create`` (seeding, impo
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from marketplace.models import Product
-from marketplace.signals import products_bulk_created, server_shutdown
+from marketplace.signals import cart_changed, favorite_changed, order_placed, products_bulk_created, server_shutdown
+from tracking.apply import apply_events
 from tracking.metrics import MetricsHelper
 from tracking.models import ProductMetrics
+from tracking.tracker import AsyncTracker, purchase
 
 
 @receiver(post_save, sender=Product, dispatch_uid="tracking.metrics_for_new_product")
@@ -34,3 +37,32 @@ def drain_tracking_on_shutdown(sender, **kwargs) -> None:
     executor = current_executor()
     if executor is not None:
         executor.shutdown()
+
+
+@receiver(favorite_changed, dispatch_uid="tracking.favorite_changed")
+def track_favorite(sender, product_id: int, user_id: int, added: bool, **kwargs) -> None:
+    # Queued only once the favorite is committed: a rolled-back change counts nothing.
+    transaction.on_commit(lambda: AsyncTracker.queue_favorite_action(product_id, added=added, user_id=user_id))
+
+
+@receiver(cart_changed, dispatch_uid="tracking.cart_changed")
+def track_cart(sender, product_id: int, user_id, visitor_key, added: bool, quantity: int, **kwargs) -> None:
+    transaction.on_commit(
+        lambda: AsyncTracker.queue_cart_action(
+            product_id, added=added, quantity=quantity, user_id=user_id, visitor_key=visitor_key
+        )
+    )
+
+
+@receiver(order_placed, dispatch_uid="tracking.order_placed")
+def record_purchase(sender, order, items, **kwargs) -> None:
+    """Money is not queued: sales and revenue are written in the order's own
+    transaction, so they always equal the orders."""
+    events = [
+        event
+        for item in items
+        for event in purchase(
+            item.product_id, quantity=item.quantity, amount=item.unit_price * item.quantity, user_id=order.user_id
+        )
+    ]
+    apply_events(events)

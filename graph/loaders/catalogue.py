@@ -131,3 +131,18 @@ class ReviewPageByProductIdLoader(Loader):
                 page = rows.get(key.product_id, [])
                 results[key] = (page[:first], len(page) > first)
         return [results[key] for key in keys]
+
+
+class FavoriteByProductIdLoader(Loader):
+    """Whether the request's user favorited each product (False for anonymous, no query)."""
+
+    context_key = "favorite_by_product_id"
+
+    def load_batch(self, keys: list[int]) -> list[bool]:
+        from marketplace.models import Favorite
+
+        user = self.context.user
+        if user is None or not user.is_authenticated:
+            return [False for _ in keys]
+        liked = set(Favorite.objects.filter(user=user, product_id__in=keys).values_list("product_id", flat=True))
+        return [key in liked for key in keys]

@@ -17,6 +17,7 @@ from graph.ids import global_id
 from graph.loaders import (
     CategoryByIdLoader,
     ChildrenByCategoryIdLoader,
+    FavoriteByProductIdLoader,
     ImagesByProductIdLoader,
     MetricsByProductIdLoader,
     RatingByProductIdLoader,
@@ -124,7 +125,16 @@ class ProductType:
 
     @strawberry.field(description="Engagement metrics; created on the fly when the product has none yet.")
     def metrics(self, root: strawberry.Parent[Product], info: Info) -> ProductMetricsType:
+        info.context.product_sellers[root.pk] = root.seller_id  # for totalRevenue's permission check
         return MetricsByProductIdLoader(info.context).load(root.pk)
+
+    @strawberry.field(description="Whether the current user favorited it (false when not logged in).")
+    def is_favorite(self, root: strawberry.Parent[Product], info: Info) -> bool:
+        return FavoriteByProductIdLoader(info.context).load(root.pk)
+
+    @strawberry.field(description="False once the seller deactivated it (only its seller and staff can see it then).")
+    def is_active(self, root: strawberry.Parent[Product]) -> bool:
+        return root.is_active
 
     @strawberry.field(description="Reviews, newest first.")
     async def reviews(

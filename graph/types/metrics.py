@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import strawberry
+from strawberry.types import Info
 
 from tracking.models import ProductMetrics
 
@@ -19,8 +20,16 @@ class ProductMetricsType:
     total_cart_additions: int
     total_cart_removals: int
     total_sales: int = strawberry.field(description="Units sold.")
-    total_revenue: Decimal
     updated_at: datetime
+
+    @strawberry.field(description="Revenue from sales. Visible to the product's seller and staff; null for others.")
+    def total_revenue(self, root: strawberry.Parent[ProductMetrics], info: Info) -> Decimal | None:
+        user = info.context.user
+        if user is None or not user.is_authenticated:
+            return None
+        if user.is_staff or info.context.product_sellers.get(root.product_id) == user.pk:
+            return root.total_revenue
+        return None
 
     @strawberry.field(description="Clicks per impression; 0 without impressions.")
     def click_through_rate(self, root: strawberry.Parent[ProductMetrics]) -> float:

@@ -1,0 +1,107 @@
+"""Favorites, cart and checkout."""
+
+from __future__ import annotations
+
+import strawberry
+from asgiref.sync import sync_to_async
+from strawberry.types import Info
+
+from graph.mutations.common import active_product, call_service, not_found
+from graph.permissions import current_user, require_user
+from graph.types.catalogue import ProductType
+from graph.types.commerce import CartType, OrderType, UserError
+from marketplace.services import cart as carts
+from marketplace.services import favorites, orders
+
+
+@strawberry.type
+class FavoritePayload:
+    product: ProductType | None
+    is_favorite: bool
+    errors: list[UserError]
+
+
+@strawberry.type
+class CartPayload:
+    cart: CartType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class CheckoutPayload:
+    order: OrderType | None
+    errors: list[UserError]
+
+
+async def request_cart(info: Info, *, create: bool):
+    """The user's cart, or the anonymous visitor's (by session; created when asked)."""
+    user = current_user(info)
+    if user is not None:
+        return await sync_to_async(carts.get_cart)(user=user, create=create)
+    session = info.context.request.session
+    if session.session_key is None:
+        if not create:
+            return None
+        await session.acreate()
+    return await sync_to_async(carts.get_cart)(session_key=session.session_key, create=create)
+
+
+async def _favorite(info: Info, product_id: strawberry.ID, *, add: bool) -> FavoritePayload:
+    user = require_user(info)
+    product = await active_product(product_id)
+    if product is None:
+        return FavoritePayload(product=None, is_favorite=False, errors=not_found())
+    service = favorites.add_favorite if add else favorites.remove_favorite
+    await sync_to_async(service)(user=user, product=product)
+    return FavoritePayload(product=product, is_favorite=add, errors=[])
+
+
+@strawberry.type
+class CommerceMutation:
+    @strawberry.mutation(description="Favorite a product. Idempotent.")
+    async def add_favorite(self, info: Info, product_id: strawberry.ID) -> FavoritePayload:
+        return await _favorite(info, product_id, add=True)
+
+    @strawberry.mutation(description="Un-favorite a product. Idempotent.")
+    async def remove_favorite(self, info: Info, product_id: strawberry.ID) -> FavoritePayload:
+        return await _favorite(info, product_id, add=False)
+
+    @strawberry.mutation(description="Add units of a product to the cart (1..99 in all, never beyond stock).")
+    async def add_to_cart(self, info: Info, product_id: strawberry.ID, quantity: int = 1) -> CartPayload:
+        product = await active_product(product_id)
+        if product is None:
+            return CartPayload(cart=None, errors=not_found())
+        cart = await request_cart(info, create=True)
+        _, errors = await call_service(carts.add_to_cart, cart=cart, product=product, quantity=quantity)
+        return CartPayload(cart=cart, errors=errors)
+
+    @strawberry.mutation(description="Set the quantity of a product in the cart (1..99, never beyond stock).")
+    async def update_cart_item(self, info: Info, product_id: strawberry.ID, quantity: int) -> CartPayload:
+        product = await active_product(product_id)
+        cart = await request_cart(info, create=False)
+        if product is None or cart is None:
+            return CartPayload(cart=cart, errors=not_found())
+        _, errors = await call_service(carts.update_cart_item, cart=cart, product=product, quantity=quantity)
+        return CartPayload(cart=cart, errors=errors)
+
+    @strawberry.mutation(description="Remove a product from the cart.")
+    async def remove_from_cart(self, info: Info, product_id: strawberry.ID) -> CartPayload:
+        from graph.ids import decode_id
+        from marketplace.models import Product
+
+        pk = decode_id(product_id, "Product", field="productId")
+        product = await Product.objects.filter(pk=pk).afirst()
+        cart = await request_cart(info, create=False)
+        if product is None or cart is None:
+            return CartPayload(cart=cart, errors=not_found())
+        removed, errors = await call_service(carts.remove_from_cart, cart=cart, product=product)
+        if not errors and not removed:
+            errors = [UserError(field="productId", message="This product is not in the cart.", code="not_in_cart")]
+        return CartPayload(cart=cart, errors=errors)
+
+    @strawberry.mutation(description="Buy what is in the cart: one order, stock and metrics updated at once.")
+    async def checkout(self, info: Info) -> CheckoutPayload:
+        user = require_user(info)
+        cart = await request_cart(info, create=False)
+        order, errors = await call_service(orders.checkout, user=user, cart=cart)
+        return CheckoutPayload(order=order, errors=errors)

@@ -1,0 +1,33 @@
+"""Who may do what. Missing authentication and permission are GraphQL errors with
+``extensions.code`` UNAUTHENTICATED / FORBIDDEN; someone else's object answers as
+if it did not exist (no error that would confirm it does)."""
+
+from __future__ import annotations
+
+from strawberry.types import Info
+
+from graph.errors import Forbidden, Unauthenticated
+
+
+def current_user(info: Info):
+    """The authenticated user, or None (resolved once per request in the context)."""
+    user = info.context.user
+    return user if user is not None and user.is_authenticated else None
+
+
+def require_user(info: Info):
+    user = current_user(info)
+    if user is None:
+        raise Unauthenticated("Log in (session) or send an API token (Authorization: Bearer) to do this.")
+    return user
+
+
+def require_staff(info: Info):
+    user = require_user(info)
+    if not user.is_staff:
+        raise Forbidden("Only staff may do this.")
+    return user
+
+
+def can_manage_product(user, product) -> bool:
+    return user is not None and (user.is_staff or product.seller_id == user.pk)

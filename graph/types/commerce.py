@@ -1,0 +1,180 @@
+"""Accounts, carts and orders as the API shows them to their owner."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import strawberry
+from asgiref.sync import sync_to_async
+from strawberry.types import Info
+
+from graph.ids import global_id
+from graph.pagination import Ordering, SortKey, decode_cursor, encode_cursor, page_size, slice_page
+from graph.types.catalogue import ProductConnection, ProductEdge, ProductType
+from graph.types.common import PageInfo
+from marketplace.models import ApiToken, Cart, CartItem, Favorite, Order, OrderItem, Product
+
+NEWEST_FIRST = (SortKey("created_at", True, datetime), SortKey("id", True))
+FAVORITES_ORDER = Ordering("FAVORITES_NEWEST", NEWEST_FIRST)
+ORDERS_ORDER = Ordering("ORDERS_NEWEST", NEWEST_FIRST)
+MY_PRODUCTS_ORDER = Ordering("MY_PRODUCTS_NEWEST", NEWEST_FIRST)
+
+
+@strawberry.type(description="A validation failure: which input, what is wrong, a stable code.")
+class UserError:
+    field: str | None
+    message: str
+    code: str
+
+
+@strawberry.type(name="CartItem")
+class CartItemType:
+    quantity: int
+
+    @strawberry.field
+    def product(self, root: strawberry.Parent[CartItem]) -> ProductType:
+        return root.product
+
+    @strawberry.field
+    def line_total(self, root: strawberry.Parent[CartItem]) -> Decimal:
+        return root.product.price * root.quantity
+
+
+@strawberry.type(name="Cart")
+class CartType:
+    @strawberry.field
+    def id(self, root: strawberry.Parent[Cart]) -> strawberry.ID:
+        return strawberry.ID(global_id("Cart", root.pk))
+
+    @strawberry.field
+    async def items(self, root: strawberry.Parent[Cart]) -> list[CartItemType]:
+        return await sync_to_async(lambda: list(root.items.select_related("product").order_by("added_at", "id")))()
+
+    @strawberry.field
+    async def total_quantity(self, root: strawberry.Parent[Cart]) -> int:
+        return sum([i.quantity async for i in root.items.all()])
+
+    @strawberry.field(description="Sum of the lines at today's prices (checkout captures them).")
+    async def subtotal(self, root: strawberry.Parent[Cart]) -> Decimal:
+        items = await sync_to_async(lambda: list(root.items.select_related("product")))()
+        return sum((i.product.price * i.quantity for i in items), Decimal("0"))
+
+
+@strawberry.type(name="OrderItem")
+class OrderItemType:
+    quantity: int
+    unit_price: Decimal = strawberry.field(description="The price when the order was placed.")
+
+    @strawberry.field
+    def product(self, root: strawberry.Parent[OrderItem]) -> ProductType:
+        return root.product
+
+    @strawberry.field
+    def line_total(self, root: strawberry.Parent[OrderItem]) -> Decimal:
+        return root.line_total
+
+
+@strawberry.type(name="Order")
+class OrderType:
+    status: str
+    total: Decimal
+    created_at: datetime
+
+    @strawberry.field
+    def id(self, root: strawberry.Parent[Order]) -> strawberry.ID:
+        return strawberry.ID(global_id("Order", root.pk))
+
+    @strawberry.field
+    async def items(self, root: strawberry.Parent[Order]) -> list[OrderItemType]:
+        return await sync_to_async(lambda: list(root.items.select_related("product").order_by("id")))()
+
+
+@strawberry.type
+class OrderEdge:
+    cursor: str
+    node: OrderType
+
+
+@strawberry.type
+class OrderConnection:
+    edges: list[OrderEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(name="ApiToken", description="An API token's public record; the secret is shown only at login.")
+class ApiTokenType:
+    prefix: str
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @strawberry.field
+    def id(self, root: strawberry.Parent[ApiToken]) -> strawberry.ID:
+        return strawberry.ID(global_id("ApiToken", root.pk))
+
+
+async def _page(qs, ordering: Ordering, first: int | None, after: str | None):
+    size = page_size(first)
+    cursor = decode_cursor(ordering, after) if after else None
+    return await sync_to_async(slice_page)(qs, ordering, size, cursor)
+
+
+@strawberry.type(name="User", description="The logged-in user, as they see themselves.")
+class UserType:
+    username: str
+    email: str
+    is_staff: bool
+
+    @strawberry.field
+    def id(self, root: strawberry.Parent[object]) -> strawberry.ID:
+        return strawberry.ID(global_id("User", root.pk))
+
+    @strawberry.field(description="Favorited products, most recent first.")
+    async def favorites(
+        self, root: strawberry.Parent[object], first: int | None = 20, after: str | None = None
+    ) -> ProductConnection:
+        qs = Favorite.objects.filter(user=root).select_related("product")
+        rows, has_next = await _page(qs, FAVORITES_ORDER, first, after)
+        edges = [ProductEdge(cursor=encode_cursor(FAVORITES_ORDER, f), node=f.product) for f in rows]
+
+        async def count() -> int:
+            return await qs.acount()
+
+        return ProductConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
+            count=count,
+        )
+
+    @strawberry.field(description="Orders, most recent first.")
+    async def orders(
+        self, root: strawberry.Parent[object], first: int | None = 20, after: str | None = None
+    ) -> OrderConnection:
+        rows, has_next = await _page(Order.objects.filter(user=root), ORDERS_ORDER, first, after)
+        edges = [OrderEdge(cursor=encode_cursor(ORDERS_ORDER, o), node=o) for o in rows]
+        return OrderConnection(
+            edges=edges, page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None)
+        )
+
+    @strawberry.field(description="Products this user sells, active or not, newest first.")
+    async def products(
+        self, root: strawberry.Parent[object], first: int | None = 20, after: str | None = None
+    ) -> ProductConnection:
+        qs = Product.objects.filter(seller=root)
+        rows, has_next = await _page(qs, MY_PRODUCTS_ORDER, first, after)
+        edges = [ProductEdge(cursor=encode_cursor(MY_PRODUCTS_ORDER, p), node=p) for p in rows]
+
+        async def count() -> int:
+            return await qs.acount()
+
+        return ProductConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
+            count=count,
+        )
+
+    @strawberry.field(description="API tokens, active and revoked.")
+    async def tokens(self, root: strawberry.Parent[object], info: Info) -> list[ApiTokenType]:
+        return [t async for t in ApiToken.objects.filter(user=root)]

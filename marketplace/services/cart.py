@@ -1,0 +1,104 @@
+"""Carts: synchronous and immediately consistent. Quantities 1..99, never beyond stock."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from marketplace.models import Cart, CartItem, Product
+from marketplace.services.errors import ServiceError
+
+MAX_QUANTITY = 99
+
+
+def get_cart(*, user=None, session_key: str | None = None, create: bool = False) -> Cart | None:
+    """The cart of a user, or of an anonymous visitor's session."""
+    lookup = {"user": user} if user is not None else {"session_key": session_key}
+    if user is None and not session_key:
+        return None
+    cart = Cart.objects.filter(**lookup).first()
+    if cart is None and create:
+        try:
+            with transaction.atomic():
+                cart = Cart.objects.create(**lookup)
+        except IntegrityError:  # created concurrently
+            cart = Cart.objects.get(**lookup)
+    return cart
+
+
+def _check_quantity(quantity: int, product: Product) -> None:
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise ServiceError(f"Quantity must be between 1 and {MAX_QUANTITY}.", field="quantity", code="out_of_range")
+    if not product.is_active:
+        raise ServiceError("This product is no longer sold.", field="productId", code="inactive")
+    if quantity > product.stock:
+        raise ServiceError(f"Only {product.stock} in stock.", field="quantity", code="insufficient_stock")
+
+
+def _announce(cart: Cart, product_id: int, *, added: bool, quantity: int) -> None:
+    from marketplace.signals import cart_changed
+
+    cart_changed.send(
+        sender=Cart,
+        product_id=product_id,
+        user_id=cart.user_id,
+        visitor_key=cart.session_key,
+        added=added,
+        quantity=quantity,
+    )
+
+
+def add_to_cart(*, cart: Cart, product: Product, quantity: int = 1) -> CartItem:
+    """Add ``quantity`` units (to what is already there), within 1..99 and the stock."""
+    with transaction.atomic():
+        item = CartItem.objects.select_for_update().filter(cart=cart, product=product).first()
+        total = quantity + (item.quantity if item else 0)
+        if quantity < 1:
+            raise ServiceError(f"Quantity must be between 1 and {MAX_QUANTITY}.", field="quantity", code="out_of_range")
+        _check_quantity(total, product)
+        if item is None:
+            item = CartItem.objects.create(cart=cart, product=product, quantity=total)
+        else:
+            item.quantity = total
+            item.save(update_fields=["quantity"])
+        _announce(cart, product.pk, added=True, quantity=quantity)
+    return item
+
+
+def update_cart_item(*, cart: Cart, product: Product, quantity: int) -> CartItem:
+    """Set the quantity of a product already in the cart."""
+    with transaction.atomic():
+        item = CartItem.objects.select_for_update().filter(cart=cart, product=product).first()
+        if item is None:
+            raise ServiceError("This product is not in the cart.", field="productId", code="not_in_cart")
+        _check_quantity(quantity, product)
+        item.quantity = quantity
+        item.save(update_fields=["quantity"])
+    return item
+
+
+def remove_from_cart(*, cart: Cart, product: Product) -> bool:
+    with transaction.atomic():
+        item = CartItem.objects.filter(cart=cart, product=product).first()
+        if item is None:
+            return False
+        item.delete()
+        _announce(cart, product.pk, added=False, quantity=item.quantity)
+    return True
+
+
+def merge_carts(*, anonymous: Cart | None, user) -> Cart | None:
+    """Move an anonymous visitor's cart into the user's at login (quantities add up,
+    capped by stock and 99); the anonymous cart is then deleted."""
+    if anonymous is None:
+        return get_cart(user=user)
+    with transaction.atomic():
+        target = get_cart(user=user, create=True)
+        for item in anonymous.items.select_related("product"):
+            existing = target.items.filter(product=item.product).first()
+            wanted = item.quantity + (existing.quantity if existing else 0)
+            quantity = min(wanted, MAX_QUANTITY, item.product.stock)
+            if quantity < 1 or not item.product.is_active:
+                continue
+            CartItem.objects.update_or_create(cart=target, product=item.product, defaults={"quantity": quantity})
+        anonymous.delete()
+    return target

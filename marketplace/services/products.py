@@ -1,0 +1,100 @@
+"""The seller's catalogue: create, update, deactivate, add images. Metrics rows come
+with creation (``post_save``, same transaction: see tracking.receivers)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
+
+from marketplace.models import Category, Product, ProductImage
+from marketplace.services.errors import ServiceError
+
+EDITABLE = ("name", "slug", "description", "price", "stock", "category")
+
+
+def _validate(values: dict) -> None:
+    if "name" in values and not (values["name"] or "").strip():
+        raise ServiceError("A product needs a name.", field="name", code="required")
+    if "price" in values:
+        try:
+            price = Decimal(values["price"])
+        except (InvalidOperation, TypeError):
+            raise ServiceError("Price must be a number.", field="price", code="invalid") from None
+        if not price.is_finite() or price < 0:
+            raise ServiceError("Price must be 0 or more.", field="price", code="out_of_range")
+        if price.as_tuple().exponent < -2 or price >= Decimal("1e10"):
+            raise ServiceError("Price has at most 2 decimals and 10 digits.", field="price", code="invalid")
+    if "stock" in values and (values["stock"] is None or values["stock"] < 0 or values["stock"] > 2**31 - 1):
+        raise ServiceError("Stock must be 0 or more.", field="stock", code="out_of_range")
+    if "slug" in values and values["slug"] is not None and values["slug"] != slugify(values["slug"]):
+        raise ServiceError("A slug has lowercase letters, digits and hyphens only.", field="slug", code="invalid")
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:200] or "product"
+    slug, n = base, 2
+    while Product.objects.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def create_product(
+    *, seller, category: Category, name: str, price, stock: int = 0, description: str = "", slug: str | None = None
+) -> Product:
+    values = {"name": name, "price": price, "stock": stock, "slug": slug}
+    _validate(values)
+    product = Product(
+        seller=seller,
+        category=category,
+        name=name.strip(),
+        description=description,
+        price=Decimal(price),
+        stock=stock,
+        slug=slug or _unique_slug(name),
+    )
+    try:
+        product.full_clean(exclude=["slug"] if not slug else None)
+    except ValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        code = "unique" if "already exists" in messages[0] else "invalid"
+        raise ServiceError(messages[0], field=field, code=code) from None
+    try:
+        with transaction.atomic():
+            product.save()
+    except IntegrityError:
+        raise ServiceError("That slug is taken.", field="slug", code="unique") from None
+    return product
+
+
+def update_product(*, product: Product, **changes) -> Product:
+    changes = {k: v for k, v in changes.items() if k in EDITABLE and v is not None}
+    _validate(changes)
+    for key, value in changes.items():
+        setattr(product, key, Decimal(value) if key == "price" else value)
+    try:
+        with transaction.atomic():
+            product.save()
+    except IntegrityError:
+        raise ServiceError("That slug is taken.", field="slug", code="unique") from None
+    return product
+
+
+def deactivate_product(*, product: Product) -> Product:
+    if product.is_active:
+        product.is_active = False
+        product.save(update_fields=["is_active", "updated_at"])
+    return product
+
+
+def add_product_image(*, product: Product, url: str, alt_text: str = "") -> ProductImage:
+    from django.core.validators import URLValidator
+
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        raise ServiceError("Enter a valid http(s) URL.", field="url", code="invalid") from None
+    position = product.images.count()
+    return ProductImage.objects.create(product=product, url=url, alt_text=alt_text[:200], position=position)
