@@ -26,3 +26,7 @@ class Unauthenticated(ClientError):
 
 class Forbidden(ClientError):
     code = "FORBIDDEN"
+
+
+class RateLimited(ClientError):
+    code = "RATE_LIMITED"

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import strawberry
+from django.conf import settings
+from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
 
+from graph.cost import QueryCostLimiter
 from graph.extensions import CsrfForMutations
+from graph.masking import MaskServerErrors
 from graph.mutations.accounts import AccountMutation
 from graph.mutations.catalogue import CatalogueMutation
 from graph.mutations.commerce import CommerceMutation
@@ -17,4 +22,25 @@ class Mutation(AccountMutation, CommerceMutation, CatalogueMutation, TrackingMut
     pass
 
 
-schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=[CsrfForMutations])
+def extensions() -> list:
+    """Limits refuse a document before it runs; each names the limit and the value."""
+    chosen = [
+        lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),
+        lambda: QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES),
+        QueryCostLimiter,
+        CsrfForMutations,
+    ]
+    if not settings.GRAPHQL_INTROSPECTION:
+        chosen.append(DisableIntrospection)
+    if not settings.DEBUG:
+        chosen.append(MaskServerErrors)
+    return chosen
+
+
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    extensions=extensions(),
+    config=StrawberryConfig(disable_field_suggestions=not settings.DEBUG),
+)

@@ -44,6 +44,16 @@ def tracking_executor(request):
     set_executor(previous)
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """Rate-limit windows live in the cache; no test inherits another's."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def on_postgres() -> bool:
     return is_postgres()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import strawberry
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth import aauthenticate, alogin, alogout
 from strawberry.types import Info
 
+from graph.errors import RateLimited
 from graph.ids import decode_id
 from graph.mutations.common import call_service
 from graph.permissions import require_user
+from graph.ratelimit import client_address, hit
 from graph.types.commerce import ApiTokenType, UserError, UserType
 from marketplace.services import accounts, cart
 
@@ -50,6 +53,11 @@ class AccountMutation:
     )
     async def login(self, info: Info, username: str, password: str, token_name: str = "") -> LoginPayload:
         request = info.context.request
+        limit = settings.LOGIN_RATE_LIMIT
+        by_name = hit("login-user", username.lower()[:150], limit=limit)
+        by_address = hit("login-addr", client_address(request), limit=limit)
+        if not (by_name and by_address):
+            raise RateLimited(f"Too many login attempts: at most {limit} a minute per username and per address.")
         user = await aauthenticate(request, username=username, password=password)
         if user is None:
             return LoginPayload(

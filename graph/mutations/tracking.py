@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import strawberry
+from django.conf import settings
 from strawberry.types import Info
 
 from graph.errors import BadUserInput
 from graph.ids import decode_id
+from graph.ratelimit import hit, visitor
 from graph.types.tracking import TrackingReceipt
 from tracking import tracker
 from tracking.executor import get_executor
@@ -44,7 +46,12 @@ def _receipt(accepted: bool, count: int) -> TrackingReceipt:
     return TrackingReceipt(accepted=False, queued=0, reason="queue_full")
 
 
-def _offer(events) -> TrackingReceipt:
+def _offer(info: Info, events) -> TrackingReceipt:
+    """Queue the events unless the visitor is over the tracking rate limit."""
+    who = visitor(info.context.request, info.context.user)
+    if not hit("tracking", who, limit=settings.TRACKING_RATE_LIMIT):
+        get_executor().count_rate_limited(len(events))
+        return TrackingReceipt(accepted=False, queued=0, reason="rate_limited")
     return _receipt(get_executor().offer(events), len(events))
 
 
@@ -56,7 +63,7 @@ class TrackingMutation:
     ) -> TrackingReceipt:
         identity = _identity(info, source)
         [pid] = await _checked([product_id], "productId")
-        return _offer(tracker.product_view(pid, **identity))
+        return _offer(info, tracker.product_view(pid, **identity))
 
     @strawberry.mutation(description="Count a click on a product (from a listing, a recommendation, an ad).")
     async def track_product_click(
@@ -64,7 +71,7 @@ class TrackingMutation:
     ) -> TrackingReceipt:
         identity = _identity(info, source)
         [pid] = await _checked([product_id], "productId")
-        return _offer(tracker.product_click(pid, **identity))
+        return _offer(info, tracker.product_click(pid, **identity))
 
     @strawberry.mutation(description="Count one impression for each listed product (at most 100 ids).")
     async def track_listing_view(
@@ -78,4 +85,4 @@ class TrackingMutation:
                 f"productIds has {len(product_ids)} ids; at most {MAX_LISTING_IDS} are allowed.", field="productIds"
             )
         pids = await _checked(list(product_ids), "productIds")
-        return _offer(tracker.listing_view(pids, **identity))
+        return _offer(info, tracker.listing_view(pids, **identity))
