@@ -80,7 +80,8 @@ def test_the_cost_is_reported_and_the_maximum_holds_on_both_sides(gql, settings)
 
 def test_a_costly_nested_listing_is_refused_before_it_runs(gql, django_assert_num_queries):
     query = (
-        "{ categories { products(first: 100) { edges { node { reviews(first: 100) { edges { node { rating } } } } } } } }"
+        "{ categories { products(first: 100) { edges { node { "
+        "reviews(first: 100) { edges { node { rating } } } } } } } }"
     )
     with django_assert_num_queries(0):
         result = gql(query)
