@@ -28,7 +28,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-STARTUP_TIMEOUT = 20.0  # seconds until the server must answer
+STARTUP_TIMEOUT = float(os.environ.get("LIVE_SERVER_STARTUP_TIMEOUT", 20))  # seconds until the server must answer
 STOP_TIMEOUT = 15.0  # seconds between SIGTERM and SIGKILL (the tracking queue flushes on shutdown)
 PORT_ATTEMPTS = 3  # a free port can be taken by someone else before uvicorn binds it
 
@@ -71,7 +71,9 @@ def database_url_for_tests() -> str:
         password = quote(s.get("PASSWORD") or "", safe="")
         auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
         host = s.get("HOST") or "localhost"
-        if ":" in host and not host.startswith("["):
+        if host.startswith("/"):
+            host = quote(host, safe="")  # a Unix socket directory, percent-encoded as dj-database-url reads it
+        elif ":" in host and not host.startswith("["):
             host = f"[{host}]"  # IPv6 literal
         port = f":{s['PORT']}" if s.get("PORT") else ""
         return f"postgres://{auth}{host}{port}/{quote(s['NAME'], safe='')}"
@@ -84,13 +86,18 @@ def _free_port(host: str) -> int:
         return sock.getsockname()[1]
 
 
-def _answers(url: str) -> bool:
-    """True once the server answers HTTP at all (any status: it is up)."""
+def _answers(url: str, timeout: float) -> bool:
+    """True once the server answers HTTP at all (any status: it is up).
+
+    Before uvicorn listens the connection is refused at once; once it listens, the first request
+    can take seconds on a loaded machine (it imports the URLconf and builds the schema), so the
+    probe waits for it rather than hanging up and asking again.
+    """
     request = urllib.request.Request(
         f"{url}/graphql/?query={quote('{__typename}')}", headers={"Accept": "application/json"}
     )
     try:
-        with urllib.request.urlopen(request, timeout=2):
+        with urllib.request.urlopen(request, timeout=max(timeout, 0.5)):
             return True
     except urllib.error.HTTPError:
         return True
@@ -140,7 +147,7 @@ def start_server(env_overrides: dict[str, str] | None = None, host: str = "127.0
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 break
-            if _answers(server.url):
+            if _answers(server.url, timeout=deadline - time.monotonic()):
                 return server
             time.sleep(0.1)
         exited = process.poll() is not None
