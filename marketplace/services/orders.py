@@ -19,6 +19,12 @@ def checkout(*, user, cart: Cart | None) -> Order:
     announce ``order_placed`` so the metrics record the sale in this same
     transaction. Racing buyers serialise on the product locks (SQLite: on the
     database write lock taken at BEGIN IMMEDIATE), so stock never goes below zero.
+
+    ``FOR NO KEY UPDATE``, not ``FOR UPDATE``: it excludes other buyers just the
+    same but not the foreign-key checks (``KEY SHARE``) of rows that reference the
+    product. With ``FOR UPDATE`` a tracking batch holding a metrics row lock waited
+    at commit for its deferred FK check on the product, while the buyer holding the
+    product waited for that metrics row: a deadlock PostgreSQL detected in tests.
     """
     with transaction.atomic():
         items = list(cart.items.order_by("product_id")) if cart is not None else []
@@ -26,7 +32,9 @@ def checkout(*, user, cart: Cart | None) -> Order:
             raise ServiceError("The cart is empty.", field="cart", code="empty_cart")
         products = {
             p.pk: p
-            for p in Product.objects.select_for_update().filter(pk__in=[i.product_id for i in items]).order_by("pk")
+            for p in Product.objects.select_for_update(no_key=True)
+            .filter(pk__in=[i.product_id for i in items])
+            .order_by("pk")
         }
         for item in items:
             product = products[item.product_id]
