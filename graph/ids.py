@@ -16,7 +16,7 @@ def decode_id(value: str, expected_type: str, *, field: str = "id") -> int:
 
     A plain integer is accepted too: scripts and dashboards often hold database ids.
     """
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+    if isinstance(value, int) or (isinstance(value, str) and value.isascii() and value.isdigit()):
         return _positive(int(value), field)
     try:
         type_name, pk = from_base64(value)

@@ -87,6 +87,7 @@ class EventExecutor:
         self._in_flight_events = 0
         self._threads: list[threading.Thread] = []
         self._stopping = False
+        self._flushing = 0  # callers waiting in flush(): workers take what is queued without waiting
         self._stats = TrackingStats()
 
     # --- producers ----------------------------------------------------------
@@ -109,6 +110,11 @@ class EventExecutor:
             self._stats.rate_limited += n
 
     # --- lifecycle ----------------------------------------------------------
+    def start(self) -> None:
+        """Start the workers now (otherwise the first offer does). Call it from the main
+        thread of a script so that SIGTERM drains the queue there too."""
+        self._ensure_started()
+
     def _ensure_started(self) -> None:
         if self._pid != os.getpid():  # forked: the parent's threads did not come along
             self._reset()
@@ -125,15 +131,21 @@ class EventExecutor:
         _install_sigterm_drain(self)
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every queued event is applied (or failed); True if it got there in time."""
+        """Apply what is queued now, without waiting out the batch interval, and wait until every
+        queued event is applied (or failed); True if it got there in time."""
         deadline = time.monotonic() + timeout
         with self._lock:
+            # Flushing means now: a worker gathering a batch stops waiting for the interval.
+            self._flushing += 1
             self._has_work.notify_all()
-            while self._buffer or self._in_flight_events:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not any(t.is_alive() for t in self._threads):
-                    return False
-                self._idle.wait(remaining)
+            try:
+                while self._buffer or self._in_flight_events:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or not any(t.is_alive() for t in self._threads):
+                        return False
+                    self._idle.wait(remaining)
+            finally:
+                self._flushing -= 1
         return True
 
     def shutdown(self, timeout: float | None = None) -> bool:
@@ -179,7 +191,7 @@ class EventExecutor:
                     return None
                 self._has_work.wait(0.5)
             deadline = time.monotonic() + self.batch_interval
-            while len(self._buffer) < self.batch_size and not self._stopping:
+            while len(self._buffer) < self.batch_size and not self._stopping and not self._flushing:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break

@@ -62,7 +62,7 @@ def _category_id(value: str) -> int | None:
     """The id in a Category global ID (or a plain number); None when the value is a slug."""
     from strawberry.relay import from_base64
 
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return decode_id(value, "Category", field="filter.category")
     try:
         from_base64(value)

@@ -1,0 +1,306 @@
+"""The tracking executor: concurrent producers, a clean stop, retries, failures and a full queue.
+
+Every story installs its own executor (``set_executor``) with the timing it needs, and
+runs on committed data (``transaction=True``): the executor's worker threads have their
+own database connections and see only what is committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+from django.db import OperationalError, connection
+
+from graph.ids import global_id
+from tests.factories import make_category, make_product, make_user
+from tests.graph.conftest import GraphQLClient
+from tracking.apply import apply_events
+from tracking.events import TrackingEvent
+from tracking.executor import EventExecutor, current_executor, set_executor
+from tracking.models import ActivityEvent, ProductMetrics
+from tracking.tracker import AsyncTracker, listing_view, product_click, product_view
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+COUNTER_OF = {"view": "total_views", "click": "total_clicks", "impression": "total_impressions"}
+OFFER_OF = {
+    "view": lambda pid: AsyncTracker.queue_product_view(pid, source="test"),
+    "click": lambda pid: AsyncTracker.queue_product_click(pid, source="test"),
+    "impression": lambda pid: AsyncTracker.queue_listing_view([pid], source="test"),
+}
+
+
+@pytest.fixture
+def install_executor():
+    """``install_executor(**options)`` makes the process executor a fresh one for this test;
+    the previous one comes back afterwards, and ours is stopped."""
+    previous, installed = current_executor(), []
+
+    def install(**options) -> EventExecutor:
+        executor = EventExecutor(**{"batch_interval": 0.01, "retry_base_delay": 0.01, **options})
+        installed.append(executor)
+        set_executor(executor)
+        return executor
+
+    yield install
+    set_executor(previous)
+    for executor in installed:
+        executor.shutdown(timeout=10)
+
+
+@pytest.fixture
+def gql(client, settings) -> GraphQLClient:
+    settings.TRACKING_RATE_LIMIT = 0  # one test visitor; the rate limit is not what is tested here
+    return GraphQLClient(client)
+
+
+def make_products(count: int):
+    seller, category = make_user(), make_category()
+    return [make_product(seller=seller, category=category) for _ in range(count)]
+
+
+def counters_of(product, *fields: str) -> dict[str, int]:
+    row = ProductMetrics.objects.filter(product=product).values(*fields).first()
+    return row or dict.fromkeys(fields, 0)
+
+
+def run_in_threads(count: int, task: Callable[[int], object]) -> list:
+    """Run ``task(n)`` in ``count`` threads started at the same moment; return their results in order.
+    Each thread closes its database connection at the end."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            barrier.wait()
+            results[n] = task(n)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    return results
+
+
+class BlockedApply:
+    """An apply that waits until released: the workers take a batch and cannot finish it."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, events: list[TrackingEvent]):
+        self.entered.set()
+        self.release.wait(timeout=20)
+        return apply_events(events)
+
+
+class FlakyApply:
+    """The real apply, but the first ``failures`` calls (or every call with a poisoned product)
+    raise OperationalError, as a locked or restarting database would."""
+
+    def __init__(self, failures: int = 0, poisoned: int | None = None) -> None:
+        self.failures, self.poisoned = failures, poisoned
+        self.calls = 0
+
+    def __call__(self, events: list[TrackingEvent]):
+        self.calls += 1
+        if self.calls <= self.failures or any(e.product_id == self.poisoned for e in events):
+            raise OperationalError("database is locked (injected by the test)")
+        return apply_events(events)
+
+
+def test_eight_threads_offering_at_once_lose_nothing_and_double_nothing(install_executor):
+    # Given 20 products, and an executor whose 4 workers apply small batches side by side
+    products = make_products(20)
+    executor = install_executor(workers=4, batch_size=100, batch_interval=0.005)
+
+    # When 8 threads each offer 500 events (views, clicks, impressions) over them, all at once
+    def produce(n: int) -> Counter:
+        accepted = Counter()
+        for i in range(500):
+            product, kind = products[(n * 7 + i) % 20], ("view", "click", "impression")[(n + i) % 3]
+            if OFFER_OF[kind](product.pk):
+                accepted[product.pk, COUNTER_OF[kind]] += 1
+        return accepted
+
+    accepted = sum(run_in_threads(8, produce), Counter())
+    assert executor.flush(timeout=30)
+
+    # Then every counter equals the events accepted for it: none lost, none counted twice
+    assert sum(accepted.values()) == 4000  # the queue (10,000) had room for all
+    for product in products:
+        fields = list(COUNTER_OF.values())
+        assert counters_of(product, *fields) == {f: accepted[product.pk, f] for f in fields}, product.pk
+    # and each accepted event left exactly one activity row
+    assert ActivityEvent.objects.count() == 4000
+    stats = executor.stats()
+    assert (stats.enqueued, stats.processed, stats.dropped, stats.failed, stats.queue_depth) == (4000, 4000, 0, 0, 0)
+    assert stats.batches >= 40  # batches of at most 100
+
+
+def test_a_clean_stop_applies_the_events_still_queued(install_executor):
+    # Given an executor that would wait a minute before applying, with 300 events queued
+    products = make_products(3)
+    executor = install_executor(batch_interval=60, batch_size=10_000)
+    for i in range(300):
+        assert AsyncTracker.queue_product_view(products[i % 3].pk)
+    assert executor.stats().queue_depth == 300
+    assert sum(counters_of(p, "total_views")["total_views"] for p in products) == 0  # really still queued
+
+    # When the process stops cleanly
+    started = time.monotonic()
+    assert executor.shutdown(timeout=10)
+
+    # Then every queued event was applied, at once rather than after the interval
+    assert time.monotonic() - started < 5
+    assert [counters_of(p, "total_views")["total_views"] for p in products] == [100, 100, 100]
+    assert executor.stats().processed == 300
+    # and the stopped executor refuses new events instead of losing them silently
+    assert AsyncTracker.queue_product_view(products[0].pk) is False
+    assert executor.stats().dropped == 1
+
+
+def test_a_batch_that_fails_twice_is_retried_and_applied_exactly_once(install_executor):
+    # Given a database that refuses the first two attempts
+    product = make_product()
+    flaky = FlakyApply(failures=2)
+    executor = install_executor(workers=1, max_retries=3, apply=flaky)
+
+    # When one batch of 10 views is offered
+    assert executor.offer([event for _ in range(10) for event in product_view(product.pk)])
+    assert executor.flush(timeout=10)
+
+    # Then the third attempt applied it, once
+    assert counters_of(product, "total_views") == {"total_views": 10}
+    assert ActivityEvent.objects.filter(product=product).count() == 10
+    stats = executor.stats()
+    assert (flaky.calls, stats.retried, stats.batches, stats.processed, stats.failed) == (3, 2, 1, 10, 0)
+
+
+def test_a_batch_that_keeps_failing_is_counted_failed_and_the_worker_goes_on(install_executor, caplog):
+    # Given one product whose batches always fail, and a healthy one
+    poisoned, healthy = make_products(2)
+    flaky = FlakyApply(poisoned=poisoned.pk)
+    executor = install_executor(workers=1, batch_size=5, max_retries=2, apply=flaky)
+
+    # When a batch of 5 views of the poisoned product is followed by 3 views of the healthy one
+    with caplog.at_level(logging.ERROR, logger="tracking.executor"):
+        assert executor.offer([e for _ in range(5) for e in product_view(poisoned.pk)])
+        assert executor.offer([e for _ in range(3) for e in product_view(healthy.pk)])
+        assert executor.flush(timeout=10)
+
+    # Then the first batch is given up after 1 + 2 retries, counted failed and logged with its size
+    stats = executor.stats()
+    assert (stats.failed, stats.retried, stats.processed, stats.batches) == (5, 2, 3, 2)
+    assert any("batch of 5 events failed after 3 attempts" in r.getMessage() for r in caplog.records)
+    assert counters_of(poisoned, "total_views") == {"total_views": 0}
+    # and the same worker went on to apply the next batch
+    assert counters_of(healthy, "total_views") == {"total_views": 3}
+    assert stats.workers_alive == 1
+
+
+def test_events_of_a_product_deleted_while_queued_are_discarded_not_failing_the_batch(install_executor):
+    # Given views of two products queued behind a long interval
+    kept, deleted = make_products(2)
+    executor = install_executor(workers=1, batch_interval=60)
+    assert executor.offer(product_view(kept.pk) + product_click(kept.pk) + listing_view([deleted.pk, kept.pk]))
+
+    # When one product is deleted before its batch runs
+    deleted.delete()
+    assert executor.shutdown(timeout=10)
+
+    # Then the other product's events are applied and the orphan is counted as discarded
+    assert counters_of(kept, "total_views", "total_clicks", "total_impressions") == {
+        "total_views": 1,
+        "total_clicks": 1,
+        "total_impressions": 1,
+    }
+    stats = executor.stats()
+    assert (stats.processed, stats.discarded, stats.failed) == (3, 1, 0)
+
+
+def test_a_full_queue_refuses_the_overflow_and_counts_it(install_executor, gql):
+    # Given a queue of 5 events whose only worker is stuck on the batch it took
+    product = make_product()
+    other = make_product()
+    blocked = BlockedApply()
+    executor = install_executor(max_queue=5, workers=1, apply=blocked)
+    try:
+        assert AsyncTracker.queue_product_view(product.pk)
+        assert blocked.entered.wait(timeout=10)
+        for _ in range(5):
+            assert AsyncTracker.queue_product_view(product.pk)
+
+        # When more events arrive, through the tracker, the executor and the API
+        refused_by_tracker = AsyncTracker.queue_product_click(product.pk)
+        refused_by_offer = executor.offer(listing_view([product.pk, other.pk]))
+        receipt = gql.data(
+            "mutation($id: ID!) { trackProductView(productId: $id) { accepted queued reason } }",
+            {"id": global_id("Product", product.pk)},
+        )["trackProductView"]
+
+        # Then each is refused at once, and counted as dropped
+        assert refused_by_tracker is False
+        assert refused_by_offer is False
+        assert receipt == {"accepted": False, "queued": 0, "reason": "queue_full"}
+        assert executor.stats().dropped == 1 + 2 + 1
+    finally:
+        blocked.release.set()
+
+    # And once the worker is free, exactly the accepted events are counted
+    assert executor.flush(timeout=10)
+    assert counters_of(product, "total_views", "total_clicks") == {"total_views": 6, "total_clicks": 0}
+    assert counters_of(other, "total_impressions") == {"total_impressions": 0}
+    stats = executor.stats()
+    assert (stats.enqueued, stats.processed) == (6, 6)
+
+
+def test_flush_waits_for_the_events_a_worker_is_still_applying(install_executor):
+    # Given a worker in the middle of a batch
+    product = make_product()
+    blocked = BlockedApply()
+    executor = install_executor(workers=1, apply=blocked)
+    assert executor.offer(product_view(product.pk))
+    assert blocked.entered.wait(timeout=10)
+
+    # When flush is asked while the batch is still running, it reports it did not get there
+    assert executor.flush(timeout=0.2) is False
+    assert executor.stats().queue_depth == 1
+
+    # Then once the batch finishes, flush returns with the event applied
+    blocked.release.set()
+    assert executor.flush(timeout=10)
+    assert counters_of(product, "total_views") == {"total_views": 1}
+
+
+def test_flush_applies_what_is_queued_now_without_waiting_out_the_batch_interval(install_executor):
+    # Given an executor that batches for up to 30 seconds, with events queued
+    product = make_product()
+    executor = install_executor(batch_interval=30)
+    assert executor.offer(product_view(product.pk) * 10)
+
+    # When someone flushes (a script before it exits, a test, the smoke test)
+    started = time.monotonic()
+    drained = executor.flush(timeout=5)
+
+    # Then the queued events are applied at once
+    assert drained, executor.stats()
+    assert time.monotonic() - started < 2
+    assert counters_of(product, "total_views") == {"total_views": 10}
+    # and batching goes on as configured afterwards
+    assert executor.offer(product_view(product.pk))
+    time.sleep(0.2)
+    assert executor.stats().queue_depth == 1
