@@ -28,7 +28,7 @@ from collections import deque
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, DataError, IntegrityError, close_old_connections, connection
 
 from tracking.apply import apply_events
 from tracking.events import TrackingEvent
@@ -215,38 +215,53 @@ class EventExecutor:
 
     def _apply_with_retries(self, batch: list[TrackingEvent]) -> None:
         started = time.monotonic()
-        attempt, applied, discarded, failed = 0, 0, 0, False
-        while True:
-            try:
-                close_old_connections()
-                result = self.apply(batch)
-                applied, discarded = result.applied, result.discarded
-                break
-            except DatabaseError as exc:
-                attempt += 1
-                _discard_broken_connection()
-                if attempt > self.max_retries:
-                    logger.error("Tracking batch of %d events failed after %d attempts: %s", len(batch), attempt, exc)
-                    failed = True
-                    break
-                with self._lock:
-                    self._stats.retried += 1
-                time.sleep(self.retry_base_delay * 2 ** (attempt - 1))
-            except Exception:
-                logger.exception("Tracking batch of %d events failed (not retried)", len(batch))
-                failed = True
-                break
+        applied, discarded, failed = self._apply_resilient(batch)
         with self._lock:
             self._stats.batches += 1
             self._stats.processed += applied
             self._stats.discarded += discarded
-            self._stats.failed += len(batch) if failed else 0
+            self._stats.failed += failed
             self._stats.last_batch_duration = round(time.monotonic() - started, 4)
             self._stats.last_batch_size = len(batch)
             self._in_flight.pop(threading.get_ident(), None)
             self._in_flight_events -= len(batch)
             if not self._buffer and not self._in_flight_events:
                 self._idle.notify_all()
+
+    def _apply_resilient(self, batch: list[TrackingEvent]) -> tuple[int, int, int]:
+        """Apply a batch; returns (applied, discarded, failed) event counts.
+
+        A transient fault (lock timeout, lost connection) retries the whole batch with
+        backoff. An event the database refuses (IntegrityError, DataError) would fail
+        every retry, so the batch is split in halves instead, each its own
+        transaction, until the bad event stands alone and is counted failed: one bad
+        event never takes hundreds of good ones with it."""
+        attempt = 0
+        while True:
+            try:
+                close_old_connections()
+                result = self.apply(batch)
+                return result.applied, result.discarded, 0
+            except (IntegrityError, DataError) as exc:
+                _discard_broken_connection()
+                if len(batch) == 1:
+                    logger.error("Tracking event refused by the database and dropped: %r (%s)", batch[0], exc)
+                    return 0, 0, 1
+                middle = len(batch) // 2
+                halves = [self._apply_resilient(batch[:middle]), self._apply_resilient(batch[middle:])]
+                return tuple(sum(counts) for counts in zip(*halves, strict=True))  # type: ignore[return-value]
+            except DatabaseError as exc:
+                attempt += 1
+                _discard_broken_connection()
+                if attempt > self.max_retries:
+                    logger.error("Tracking batch of %d events failed after %d attempts: %s", len(batch), attempt, exc)
+                    return 0, 0, len(batch)
+                with self._lock:
+                    self._stats.retried += 1
+                time.sleep(self.retry_base_delay * 2 ** (attempt - 1))
+            except Exception:
+                logger.exception("Tracking batch of %d events failed (not retried)", len(batch))
+                return 0, 0, len(batch)
 
 
 def _discard_broken_connection() -> None:

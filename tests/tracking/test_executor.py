@@ -22,7 +22,7 @@ from tests.graph.conftest import GraphQLClient
 from tracking.apply import apply_events
 from tracking.events import TrackingEvent
 from tracking.executor import EventExecutor, current_executor, set_executor
-from tracking.models import ActivityEvent, ProductMetrics
+from tracking.models import ActivityEvent, EventKind, ProductMetrics
 from tracking.tracker import AsyncTracker, listing_view, product_click, product_view
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -304,3 +304,24 @@ def test_flush_applies_what_is_queued_now_without_waiting_out_the_batch_interval
     assert executor.offer(product_view(product.pk))
     time.sleep(0.2)
     assert executor.stats().queue_depth == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_event_the_database_refuses_does_not_take_the_good_ones_with_it():
+    # Given a batch of 40 good views and one purchase of 0 units (refused by a check constraint)
+    product = make_product()
+    executor = EventExecutor(batch_size=100, batch_interval=0.5, retry_base_delay=0.001)
+    previous = set_executor(executor)
+    try:
+        good = [TrackingEvent(EventKind.VIEW, product.pk) for _ in range(40)]
+        bad = TrackingEvent(EventKind.PURCHASE, product.pk, quantity=0)
+        # When they arrive in one batch
+        assert executor.offer(good[:20] + [bad] + good[20:])
+        assert executor.flush(10)
+        # Then the 40 views count once each, and only the bad event failed
+        stats = executor.stats()
+        assert (stats.processed, stats.failed, stats.retried) == (40, 1, 0)
+        assert ProductMetrics.objects.get(product=product).total_views == 40
+    finally:
+        executor.shutdown(5)
+        set_executor(previous)
