@@ -54,6 +54,7 @@ schema: install
 	$(PY) manage.py export_schema graph.schema --path schema.graphql
 
 bench: install $(NPMSTAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,bench]"
 	$(PY) -m tests.benchmarks.run $(if $(FULL),--full,)
 
 clean:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from graphql import ExecutionResult, GraphQLError
+from typing import Any
+
+from graphql import ExecutionResult, GraphQLError, Node, StringValueNode
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
@@ -25,3 +27,48 @@ class CsrfForMutations(SchemaExtension):
                 ],
             )
         yield
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class RefuseNulCharacters(SchemaExtension):
+    """NUL cannot be stored in PostgreSQL text (the driver raises): refuse it up front,
+    in variables and in string literals alike, as the client's mistake it is."""
+
+    def on_execute(self):
+        ctx = self.execution_context
+        literals = False
+        if ctx.graphql_document is not None:
+            literals = any(
+                isinstance(node, StringValueNode) and "\x00" in node.value for node in _walk(ctx.graphql_document)
+            )
+        if literals or _has_nul(ctx.variables or {}):
+            ctx.result = ExecutionResult(
+                data=None,
+                errors=[
+                    GraphQLError(
+                        "Strings must not contain NUL characters (\\u0000).", extensions={"code": "BAD_USER_INPUT"}
+                    )
+                ],
+            )
+        yield
+
+
+def _walk(node: Node):
+    yield node
+    for key in node.keys:
+        child = getattr(node, key, None)
+        if isinstance(child, Node):
+            yield from _walk(child)
+        elif isinstance(child, tuple | list):
+            for item in child:
+                if isinstance(item, Node):
+                    yield from _walk(item)

@@ -16,7 +16,11 @@ def decode_id(value: str, expected_type: str, *, field: str = "id") -> int:
 
     A plain integer is accepted too: scripts and dashboards often hold database ids.
     """
-    if isinstance(value, int) or (isinstance(value, str) and value.isascii() and value.isdigit()):
+    if isinstance(value, int):
+        return _positive(value, field)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        if len(value) > 19:  # beyond a 64-bit id, and int() refuses over 4,300 digits
+            raise BadUserInput(f"{field}: the ID is out of range.", field=field)
         return _positive(int(value), field)
     try:
         type_name, pk = from_base64(value)
@@ -25,6 +29,8 @@ def decode_id(value: str, expected_type: str, *, field: str = "id") -> int:
     if type_name != expected_type:
         raise BadUserInput(f"{field}: the ID is a {type_name} ID, expected a {expected_type} ID.", field=field)
     try:
+        if len(pk) > 19:
+            raise ValueError("too long")
         return _positive(int(pk), field)
     except ValueError:
         raise BadUserInput(f"{field}: {value!r} is not a valid {expected_type} ID.", field=field) from None

@@ -8,7 +8,7 @@ from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, MaxTo
 from strawberry.schema.config import StrawberryConfig
 
 from graph.cost import QueryCostLimiter
-from graph.extensions import CsrfForMutations
+from graph.extensions import CsrfForMutations, RefuseNulCharacters
 from graph.masking import MaskServerErrors
 from graph.mutations.accounts import AccountMutation
 from graph.mutations.catalogue import CatalogueMutation
@@ -29,6 +29,7 @@ def extensions() -> list:
         lambda: QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES),
         QueryCostLimiter,
+        RefuseNulCharacters,
         CsrfForMutations,
     ]
     if not settings.GRAPHQL_INTROSPECTION:

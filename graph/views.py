@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from cross_web import HTTPException
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.utils.decorators import method_decorator
@@ -33,6 +37,17 @@ class GraphQLView(AsyncGraphQLView):
     cookie check would refuse every API client, so the view is exempt from it and
     ``graph.extensions.CsrfForMutations`` applies the policy per operation.
     """
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A body must be UTF-8 JSON holding an operation object (or a list, which
+        strawberry refuses as batching is off): anything else is the client's 400."""
+        try:
+            parsed = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise HTTPException(400, "Unable to parse request body as UTF-8 JSON") from None
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object with a query.")
+        return parsed
 
     async def get_context(self, request: HttpRequest, response: HttpResponse) -> Context:
         user = await request.auser()

@@ -183,6 +183,22 @@ def live_api(transactional_db):
         stop_server(server)
 
 
+@pytest.fixture
+def live_api_factory(transactional_db):
+    """Start servers with extra environment (``start(DEBUG="0", TRACKING_RATE_LIMIT="0")``);
+    all are stopped after the test."""
+    servers: list[LiveServer] = []
+
+    def start(**env: str) -> LiveServer:
+        server = start_server(env_overrides=env)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in reversed(servers):
+        stop_server(server)
+
+
 def running_in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes", "on"}
 

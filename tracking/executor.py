@@ -232,7 +232,8 @@ class EventExecutor:
         """Apply a batch; returns (applied, discarded, failed) event counts.
 
         A transient fault (lock timeout, lost connection) retries the whole batch with
-        backoff. An event the database refuses (IntegrityError, DataError) would fail
+        backoff. An event the database refuses (IntegrityError, DataError, or the
+        driver's ValueError for a NUL character) would fail
         every retry, so the batch is split in halves instead, each its own
         transaction, until the bad event stands alone and is counted failed: one bad
         event never takes hundreds of good ones with it."""
@@ -242,7 +243,7 @@ class EventExecutor:
                 close_old_connections()
                 result = self.apply(batch)
                 return result.applied, result.discarded, 0
-            except (IntegrityError, DataError) as exc:
+            except (IntegrityError, DataError, ValueError) as exc:  # ValueError: psycopg2 refuses NUL
                 _discard_broken_connection()
                 if len(batch) == 1:
                     logger.error("Tracking event refused by the database and dropped: %r (%s)", batch[0], exc)

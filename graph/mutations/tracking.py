@@ -21,6 +21,8 @@ MAX_SOURCE_LENGTH = 64
 def _identity(info: Info, source: str | None) -> dict:
     if source is not None and len(source) > MAX_SOURCE_LENGTH:
         raise BadUserInput(f"source is longer than {MAX_SOURCE_LENGTH} characters.", field="source")
+    if source is not None and any(ord(ch) < 32 or ord(ch) == 127 for ch in source):
+        raise BadUserInput("source must not contain control characters.", field="source")
     request = info.context.request
     user = getattr(request, "_cached_user", None)  # resolved already by the auth middleware, if at all
     session = getattr(request, "session", None)
