@@ -156,3 +156,18 @@ TRACKING_BATCH_INTERVAL = env_float("TRACKING_BATCH_INTERVAL", 0.2, minimum=0.00
 TRACKING_SHUTDOWN_TIMEOUT = env_float("TRACKING_SHUTDOWN_TIMEOUT", 10.0, minimum=0)
 TRACKING_MAX_RETRIES = env_int("TRACKING_MAX_RETRIES", 3, minimum=0)
 METRICS_BATCH_SIZE = env_int("METRICS_BATCH_SIZE", 1000, minimum=1)
+
+# Where flushed batches go: applied in this process ("inprocess"), or sent as one
+# Celery task each through Redis ("celery") for workers on other machines.
+TRACKING_BACKEND = env_str("TRACKING_BACKEND", "inprocess")
+if TRACKING_BACKEND not in ("inprocess", "celery"):
+    raise ImproperlyConfigured(f"TRACKING_BACKEND={TRACKING_BACKEND!r}: use inprocess or celery.")
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "visibility_timeout": 300}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -15,8 +15,10 @@ upsert nor a multi-row insert without building a model instance per event
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
@@ -24,7 +26,7 @@ from django.utils import timezone
 
 from marketplace.models import Product
 from tracking.events import COUNTER_OF_KIND, UNIT_KINDS, TrackingEvent
-from tracking.models import COUNTER_FIELDS, ActivityEvent, ProductMetrics
+from tracking.models import COUNTER_FIELDS, ActivityEvent, AppliedBatch, ProductMetrics
 
 ROWS_PER_STATEMENT = 500
 
@@ -33,6 +35,7 @@ ROWS_PER_STATEMENT = 500
 class BatchResult:
     applied: int  # events counted
     discarded: int  # events of products that no longer exist
+    duplicate: bool = False  # the batch id was applied before: nothing changed
 
 
 def coalesce(events: list[TrackingEvent]) -> dict[int, dict[str, int | Decimal]]:
@@ -46,17 +49,51 @@ def coalesce(events: list[TrackingEvent]) -> dict[int, dict[str, int | Decimal]]
     return deltas
 
 
-def apply_events(events: list[TrackingEvent]) -> BatchResult:
-    """Write ``events`` in one transaction; all or nothing."""
+def apply_events(events: list[TrackingEvent], batch_id: str | None = None) -> BatchResult:
+    """Write ``events`` in one transaction; all or nothing. With a ``batch_id``, at
+    most once: the id is recorded in the same transaction, and a batch whose id is
+    already there is skipped."""
     if not events:
         return BatchResult(0, 0)
     deltas = coalesce(events)
     with transaction.atomic():
+        if batch_id is not None and not _record_batch(batch_id, len(events)):
+            return BatchResult(0, 0, duplicate=True)
+        if batch_id is not None:
+            prune_batch_ids()
         existing = set(Product.objects.filter(id__in=list(deltas)).values_list("id", flat=True))
         kept = [e for e in events if e.product_id in existing]
         _insert_activity(kept)
         _upsert_counters({pid: d for pid, d in deltas.items() if pid in existing})
     return BatchResult(applied=len(kept), discarded=len(events) - len(kept))
+
+
+BATCH_ID_RETENTION = timedelta(days=7)  # far beyond any redelivery or retry window
+_next_prune = 0.0
+
+
+def prune_batch_ids() -> int:
+    """Forget batch ids older than the retention window (at most once an hour per process)."""
+    global _next_prune
+    if time.monotonic() < _next_prune:
+        return 0
+    _next_prune = time.monotonic() + 3600
+    deleted, _ = AppliedBatch.objects.filter(applied_at__lt=timezone.now() - BATCH_ID_RETENTION).delete()
+    return deleted
+
+
+def _record_batch(batch_id: str, size: int) -> bool:
+    """True when the id is new (and is now recorded), False when applied before."""
+    qn = connection.ops.quote_name
+    table = qn(AppliedBatch._meta.db_table)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({qn('batch_id')}, {qn('events')}, {qn('applied_at')}) VALUES (%s, %s, %s) "
+            f"ON CONFLICT ({qn('batch_id')}) DO NOTHING",
+            [batch_id, size, now],
+        )
+        return cursor.rowcount == 1
 
 
 _ACTIVITY_COLUMNS = ["kind", "product_id", "user_id", "visitor_key", "source", "quantity", "amount", "created_at"]

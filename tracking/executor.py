@@ -19,11 +19,13 @@
 from __future__ import annotations
 
 import atexit
+import inspect
 import logging
 import os
 import signal
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import asdict, dataclass
 
@@ -31,6 +33,7 @@ from django.conf import settings
 from django.db import DatabaseError, DataError, IntegrityError, close_old_connections, connection
 
 from tracking.apply import apply_events
+from tracking.celery_backend import BrokerUnavailable, send_batch
 from tracking.events import TrackingEvent
 
 logger = logging.getLogger(__name__)
@@ -66,7 +69,7 @@ class EventExecutor:
         batch_interval: float | None = None,
         max_retries: int | None = None,
         retry_base_delay: float = 0.05,
-        apply=apply_events,
+        apply=None,
     ) -> None:
         self.max_queue = max_queue or settings.TRACKING_QUEUE_SIZE
         self.worker_count = workers or settings.TRACKING_WORKERS
@@ -74,7 +77,10 @@ class EventExecutor:
         self.batch_interval = batch_interval if batch_interval is not None else settings.TRACKING_BATCH_INTERVAL
         self.max_retries = max_retries if max_retries is not None else settings.TRACKING_MAX_RETRIES
         self.retry_base_delay = retry_base_delay
-        self.apply = apply
+        self.apply = apply or default_apply()
+        # Appliers that take a batch id get a fresh one per batch, kept across its
+        # retries: with it a batch is applied at most once (see tracking.apply).
+        self._apply_takes_id = "batch_id" in inspect.signature(self.apply).parameters
         self._reset()
 
     def _reset(self) -> None:
@@ -87,6 +93,7 @@ class EventExecutor:
         self._in_flight_events = 0
         self._threads: list[threading.Thread] = []
         self._stopping = False
+        self._shutdown_deadline = float("inf")
         self._flushing = 0  # callers waiting in flush(): workers take what is queued without waiting
         self._stats = TrackingStats()
 
@@ -160,6 +167,7 @@ class EventExecutor:
             self._stopping = True
             self._has_work.notify_all()
         deadline = time.monotonic() + timeout
+        self._shutdown_deadline = deadline
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         with self._lock:
@@ -238,11 +246,25 @@ class EventExecutor:
         transaction, until the bad event stands alone and is counted failed: one bad
         event never takes hundreds of good ones with it."""
         attempt = 0
+        batch_id = uuid.uuid4().hex
+        broker_attempt = 0
         while True:
             try:
                 close_old_connections()
-                result = self.apply(batch)
+                result = self.apply(batch, batch_id=batch_id) if self._apply_takes_id else self.apply(batch)
                 return result.applied, result.discarded, 0
+            except BrokerUnavailable as exc:
+                # Keep the batch and retry until the broker is back: it was accepted.
+                # Meanwhile the queue fills, and past its bound new events are dropped.
+                broker_attempt += 1
+                with self._lock:
+                    self._stats.retried += 1
+                if self._stopping and time.monotonic() > self._shutdown_deadline:
+                    logger.error("Tracking batch of %d events lost: broker still unreachable at shutdown", len(batch))
+                    return 0, 0, len(batch)
+                if broker_attempt == 1:
+                    logger.warning("Broker unreachable, keeping a batch of %d events: %s", len(batch), exc)
+                time.sleep(min(5.0, self.retry_base_delay * 2 ** min(broker_attempt, 10)))
             except (IntegrityError, DataError, ValueError) as exc:  # ValueError: psycopg2 refuses NUL
                 _discard_broken_connection()
                 if len(batch) == 1:
@@ -263,6 +285,11 @@ class EventExecutor:
             except Exception:
                 logger.exception("Tracking batch of %d events failed (not retried)", len(batch))
                 return 0, 0, len(batch)
+
+
+def default_apply():
+    """The applier the ``TRACKING_BACKEND`` setting selects."""
+    return send_batch if settings.TRACKING_BACKEND == "celery" else apply_events
 
 
 def _discard_broken_connection() -> None:

@@ -114,3 +114,16 @@ class ActivityEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of product {self.product_id}"
+
+
+class AppliedBatch(models.Model):
+    """Ids of tracking batches already applied, written in the batch's own transaction:
+    a batch delivered twice (Celery redelivery, a retry after an ambiguous commit)
+    finds its id here and changes nothing."""
+
+    batch_id = models.CharField(max_length=36, primary_key=True)
+    events = models.PositiveIntegerField(default=0)
+    applied_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return self.batch_id

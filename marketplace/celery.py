@@ -1,0 +1,14 @@
+"""The Celery application (``celery -A marketplace worker``), used when
+``TRACKING_BACKEND=celery``. Tasks are discovered in the installed apps."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
+
+app = Celery("marketplace")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,175 @@
+"""TRACKING_BACKEND=celery: batches travel through a real Redis to a real Celery worker,
+and every accepted event is counted exactly once, through redelivery and a Redis outage."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from graph.ids import global_id
+from marketplace.celery import app
+from tests.factories import make_product
+from tests.graph.conftest import GraphQLClient
+from tests.scaleout.servers import start_redis, start_worker
+from tracking.apply import apply_events
+from tracking.celery_backend import send_batch
+from tracking.events import TrackingEvent
+from tracking.executor import EventExecutor, set_executor
+from tracking.models import AppliedBatch, EventKind, ProductMetrics
+from tracking.serialization import dump_events
+from tracking.tasks import apply_tracking_batch
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def point_celery_at(url: str) -> None:
+    """Send this process's tasks to ``url`` (each test has its own Redis)."""
+    app.conf.broker_url = url
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def redis():
+    server = start_redis()
+    point_celery_at(server.url)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def worker(redis):
+    celery_worker = start_worker(redis.url)
+    yield celery_worker
+    celery_worker.stop()
+    print(celery_worker.log()[-2000:])
+
+
+@pytest.fixture
+def celery_executor(settings):
+    settings.TRACKING_BACKEND = "celery"
+    settings.TRACKING_RATE_LIMIT = 0
+    executor = EventExecutor(apply=send_batch, batch_interval=0.05, retry_base_delay=0.05)
+    previous = set_executor(executor)
+    yield executor
+    executor.shutdown(timeout=20)
+    set_executor(previous)
+
+
+def total_views(products) -> int:
+    return sum(ProductMetrics.objects.filter(product__in=products).values_list("total_views", flat=True))
+
+
+def wait_for(predicate, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return predicate()
+
+
+def test_eight_threads_through_the_api_are_counted_exactly(worker, celery_executor):
+    # Given 20 products and 8 clients each sending 100 listing views of 5 products (4,000 events)
+    products = [make_product() for _ in range(20)]
+    ids = [global_id("Product", p.pk) for p in products]
+    mutation = "mutation($ids: [ID!]!) { trackListingView(productIds: $ids) { accepted queued } }"
+    accepted = [0] * 8
+
+    def client(n: int) -> None:
+        gql = GraphQLClient(Client(REMOTE_ADDR=f"10.1.0.{n}"))
+        try:
+            for i in range(100):
+                receipt = gql.data(mutation, {"ids": [ids[(n + i + k) % 20] for k in range(5)]})["trackListingView"]
+                accepted[n] += receipt["queued"] if receipt["accepted"] else 0
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+
+    # When the web process has handed every batch to Redis and the worker applied them
+    assert celery_executor.flush(30)
+    expected = sum(accepted)
+    assert expected == 4000
+
+    # Then the impressions equal the accepted events, none lost, none doubled
+    def impressions():
+        return sum(ProductMetrics.objects.filter(product__in=products).values_list("total_impressions", flat=True))
+
+    assert wait_for(lambda: impressions() >= expected), f"{impressions()} of {expected} arrived"
+    time.sleep(1)  # nothing more may arrive
+    assert impressions() == expected
+    assert celery_executor.stats().failed == 0
+
+
+def test_a_batch_delivered_twice_is_applied_once(worker):
+    product = make_product()
+    events = [TrackingEvent(EventKind.VIEW, product.pk) for _ in range(7)]
+
+    for _ in range(2):  # the same batch id twice, as a redelivery would
+        apply_tracking_batch.apply_async(args=["batch-redelivered-1", dump_events(events)], retry=False)
+
+    assert wait_for(lambda: AppliedBatch.objects.filter(batch_id="batch-redelivered-1").exists())
+    assert wait_for(lambda: "succeeded" in worker.log() and worker.log().count("tracking.apply_batch") >= 4)
+    time.sleep(1)
+    assert total_views([product]) == 7
+
+
+def test_applying_a_batch_id_again_changes_nothing():
+    product = make_product()
+    events = [TrackingEvent(EventKind.CLICK, product.pk) for _ in range(3)]
+    first = apply_events(events, batch_id="b-1")
+    second = apply_events(events, batch_id="b-1")
+    assert (first.applied, first.duplicate) == (3, False)
+    assert (second.applied, second.duplicate) == (0, True)
+    assert ProductMetrics.objects.get(product=product).total_clicks == 3
+
+
+def test_redis_down_for_ten_seconds_loses_no_accepted_event(redis, worker, celery_executor):
+    # Given a steady stream of views
+    products = [make_product() for _ in range(5)]
+    accepted = 0
+    stop = threading.Event()
+
+    def burst():
+        nonlocal accepted
+        i = 0
+        while not stop.is_set():
+            if celery_executor.offer([TrackingEvent(EventKind.VIEW, products[i % 5].pk)]):
+                accepted += 1
+            i += 1
+            time.sleep(0.002)
+
+    producer = threading.Thread(target=burst)
+    producer.start()
+    time.sleep(1.0)
+
+    # When Redis stops for ten seconds in the middle of it, then comes back
+    redis.stop()
+    down_since = time.monotonic()
+    time.sleep(2)
+    assert celery_executor.stats().retried > 0  # batches are being kept, not dropped
+    while time.monotonic() - down_since < 10:
+        time.sleep(0.2)
+    redis.start()
+    time.sleep(1.0)
+    stop.set()
+    producer.join(10)
+
+    # Then the backlog drains and every accepted event is counted once
+    assert celery_executor.flush(60)
+    assert wait_for(lambda: total_views(products) >= accepted, timeout=90), f"{total_views(products)} of {accepted}"
+    time.sleep(1)
+    stats = celery_executor.stats()
+    assert total_views(products) == accepted == stats.enqueued
+    assert stats.failed == 0 and stats.dropped == 0
