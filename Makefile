@@ -53,7 +53,7 @@ lint: install
 schema: install
 	$(PY) manage.py export_schema graph.schema --path schema.graphql
 
-bench: install $(NPMSTAMP)
+bench: install
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,bench]"
 	$(PY) -m tests.benchmarks.run $(if $(FULL),--full,)
 

@@ -1,0 +1,113 @@
+"""The real server in a subprocess: uvicorn, one worker, production-like settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.benchmarks.database import ROOT, SETTINGS_MODULE
+
+HOST = "127.0.0.1"
+STARTUP_TIMEOUT = 30.0
+STOP_TIMEOUT = 20.0
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def get_json(self, path: str) -> dict:
+        with urllib.request.urlopen(self.url + path, timeout=30) as response:
+            return json.loads(response.read())
+
+    def post_json(self, path: str, payload: dict) -> dict:
+        request = urllib.request.Request(
+            self.url + path,
+            data=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def start(database_url: str) -> Server:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
+        "DATABASE_URL": database_url,
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": HOST,
+        "LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
+        # Every benchmark request comes from one address: a limit that never refuses keeps
+        # the check on the path (its cost is measured) without turning events away.
+        "TRACKING_RATE_LIMIT": "1000000000",
+    }
+    port = _free_port()
+    log = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log", delete=False)  # noqa: SIM115
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "marketplace.asgi:application",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    log.close()
+    server = Server(process, port, Path(log.name))
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            server.get_json("/bench/queries")
+            return server
+        except (urllib.error.URLError, ConnectionError, OSError):
+            time.sleep(0.1)
+    stop(server)
+    raise RuntimeError(f"the benchmark server did not start ({' '.join(cmd)}):\n{server.log_tail()}")
+
+
+def stop(server: Server) -> None:
+    """SIGTERM (the tracking queue drains on the lifespan shutdown), SIGKILL if it hangs."""
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGTERM)
+        try:
+            server.process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait(timeout=5)
+    server.log_path.unlink(missing_ok=True)

@@ -1,0 +1,17 @@
+"""The product's URLs plus the benchmark-only comparison endpoints (``/bench/...``)."""
+
+from django.urls import include, path
+from django.views.decorators.csrf import csrf_exempt
+from strawberry.django.views import AsyncGraphQLView
+
+from tests.benchmarks import floors, peer, querycount
+
+urlpatterns = [
+    path("bench/queries", querycount.queries_view),
+    path("bench/tracking-stats", querycount.tracking_stats_view),
+    path("bench/django-listing/", floors.django_listing),
+    path("bench/raw-listing/", floors.raw_listing),
+    path("bench/before-listing/", floors.before_listing),
+    path("bench/peer-graphql/", csrf_exempt(AsyncGraphQLView.as_view(schema=peer.schema))),
+    path("", include("marketplace.urls")),
+]
