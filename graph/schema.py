@@ -14,6 +14,7 @@ from graph.mutations.accounts import AccountMutation
 from graph.mutations.catalogue import CatalogueMutation
 from graph.mutations.commerce import CommerceMutation
 from graph.mutations.tracking import TrackingMutation
+from graph.observability import OperationMetrics
 from graph.queries import Query
 
 
@@ -25,6 +26,7 @@ class Mutation(AccountMutation, CommerceMutation, CatalogueMutation, TrackingMut
 def extensions() -> list:
     """Limits refuse a document before it runs; each names the limit and the value."""
     chosen = [
+        OperationMetrics,  # first: it times the others, and counts what they refuse
         lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),
         lambda: QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES),

@@ -2,6 +2,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from graph.assets import graphiql_asset
+from graph.ops import healthz, metrics
 from graph.schema import schema
 from graph.views import GraphQLView
 
@@ -9,4 +10,6 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/graphql/", permanent=False)),
     path("graphql/", GraphQLView.as_view(schema=schema), name="graphql"),
     path("graphiql-assets/<str:name>", graphiql_asset, name="graphiql-asset"),
+    path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
 ]

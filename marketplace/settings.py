@@ -155,6 +155,7 @@ TRACKING_BATCH_SIZE = env_int("TRACKING_BATCH_SIZE", 500, minimum=1)
 TRACKING_BATCH_INTERVAL = env_float("TRACKING_BATCH_INTERVAL", 0.2, minimum=0.001)
 TRACKING_SHUTDOWN_TIMEOUT = env_float("TRACKING_SHUTDOWN_TIMEOUT", 10.0, minimum=0)
 TRACKING_MAX_RETRIES = env_int("TRACKING_MAX_RETRIES", 3, minimum=0)
+TRACKING_ACTIVE_CACHE_SECONDS = env_float("TRACKING_ACTIVE_CACHE_SECONDS", 5.0, minimum=0)
 METRICS_BATCH_SIZE = env_int("METRICS_BATCH_SIZE", 1000, minimum=1)
 
 # Where flushed batches go: applied in this process ("inprocess"), or sent as one

@@ -36,6 +36,9 @@ def tracking_executor(request):
     transactional = bool(marker and marker.kwargs.get("transaction")) or bool(
         {"transactional_db", "live_api", "live_server"} & set(request.fixturenames)
     )
+    from tracking.selectors import _active_until
+
+    _active_until.clear()  # ids are reused across tests on SQLite
     executor = EventExecutor(batch_interval=0.02) if transactional else PausedExecutor()
     previous = set_executor(executor)
     yield executor

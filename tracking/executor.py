@@ -27,6 +27,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
@@ -37,6 +38,11 @@ from tracking.celery_backend import BrokerUnavailable, send_batch
 from tracking.events import TrackingEvent
 
 logger = logging.getLogger(__name__)
+
+# Called after every batch as observer(executor, batch_size, seconds), in the worker thread and
+# outside the executor's lock (graph.observability registers one that feeds Prometheus).
+# Observers must be quick; one that raises is logged and the worker goes on.
+batch_observers: list[Callable[[EventExecutor, int, float], None]] = []
 
 
 @dataclass
@@ -224,17 +230,19 @@ class EventExecutor:
     def _apply_with_retries(self, batch: list[TrackingEvent]) -> None:
         started = time.monotonic()
         applied, discarded, failed = self._apply_resilient(batch)
+        duration = time.monotonic() - started
         with self._lock:
             self._stats.batches += 1
             self._stats.processed += applied
             self._stats.discarded += discarded
             self._stats.failed += failed
-            self._stats.last_batch_duration = round(time.monotonic() - started, 4)
+            self._stats.last_batch_duration = round(duration, 4)
             self._stats.last_batch_size = len(batch)
             self._in_flight.pop(threading.get_ident(), None)
             self._in_flight_events -= len(batch)
             if not self._buffer and not self._in_flight_events:
                 self._idle.notify_all()
+        _notify_batch_observers(self, len(batch), duration)
 
     def _apply_resilient(self, batch: list[TrackingEvent]) -> tuple[int, int, int]:
         """Apply a batch; returns (applied, discarded, failed) event counts.
@@ -290,6 +298,14 @@ class EventExecutor:
 def default_apply():
     """The applier the ``TRACKING_BACKEND`` setting selects."""
     return send_batch if settings.TRACKING_BACKEND == "celery" else apply_events
+
+
+def _notify_batch_observers(executor: EventExecutor, size: int, duration: float) -> None:
+    for observer in batch_observers:
+        try:
+            observer(executor, size, duration)
+        except Exception:
+            logger.exception("Tracking batch observer %r failed", observer)
 
 
 def _discard_broken_connection() -> None:

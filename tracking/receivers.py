@@ -7,7 +7,7 @@ commit together; ``products_bulk_created`` covers ``bulk_create`` (seeding, impo
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from marketplace.models import Product
@@ -15,7 +15,14 @@ from marketplace.signals import cart_changed, favorite_changed, order_placed, pr
 from tracking.apply import apply_events
 from tracking.metrics import MetricsHelper
 from tracking.models import ProductMetrics
+from tracking.selectors import forget_active
 from tracking.tracker import AsyncTracker, purchase
+
+
+@receiver(post_save, sender=Product, dispatch_uid="tracking.forget_active_on_save")
+@receiver(post_delete, sender=Product, dispatch_uid="tracking.forget_active_on_delete")
+def forget_cached_activity(sender, instance: Product, **kwargs) -> None:
+    forget_active(instance.pk)
 
 
 @receiver(post_save, sender=Product, dispatch_uid="tracking.metrics_for_new_product")
