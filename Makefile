@@ -56,6 +56,7 @@ schema: install
 bench: install
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,bench]"
 	$(PY) -m tests.benchmarks.run $(if $(FULL),--full,)
+	$(PY) -m tests.benchmarks.bench_celery
 
 clean:
 	rm -rf $(VENV) node_modules db.sqlite3* test_db.sqlite3*

@@ -135,7 +135,7 @@ def test_applying_a_batch_id_again_changes_nothing():
     assert ProductMetrics.objects.get(product=product).total_clicks == 3
 
 
-def test_redis_down_for_ten_seconds_loses_no_accepted_event(redis, worker, celery_executor):
+def test_redis_down_for_ten_seconds_loses_no_accepted_event(redis, worker, celery_executor, settings):
     # Given a steady stream of views
     products = [make_product() for _ in range(5)]
     accepted = 0
@@ -154,15 +154,22 @@ def test_redis_down_for_ten_seconds_loses_no_accepted_event(redis, worker, celer
     producer.start()
     time.sleep(1.0)
 
+    settings.REDIS_URL = redis.url
+    health = Client()
+    assert health.get("/healthz").status_code == 200
+
     # When Redis stops for ten seconds in the middle of it, then comes back
     redis.stop()
     down_since = time.monotonic()
     time.sleep(2)
     assert celery_executor.stats().retried > 0  # batches are being kept, not dropped
+    during = health.get("/healthz")
+    assert during.status_code == 503 and "redis" in during.json(), during.content
     while time.monotonic() - down_since < 10:
         time.sleep(0.2)
     redis.start()
     time.sleep(1.0)
+    assert health.get("/healthz").status_code == 200
     stop.set()
     producer.join(10)
 
