@@ -8,11 +8,10 @@ refused with 401 rather than silently treated as anonymous.
 
 from __future__ import annotations
 
-import json
-
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import sync_to_async
 from django.http import HttpResponse
 
+from marketplace.middleware import DualModeMiddleware, json_error
 from marketplace.services.accounts import user_for_token
 
 
@@ -23,8 +22,7 @@ def _bearer(request) -> str | None:
 
 
 def _unauthorized() -> HttpResponse:
-    body = {"errors": [{"message": "Invalid or revoked API token.", "extensions": {"code": "UNAUTHENTICATED"}}]}
-    response = HttpResponse(json.dumps(body), status=401, content_type="application/json")
+    response = json_error("Invalid or revoked API token.", "UNAUTHENTICATED", 401)
     response["WWW-Authenticate"] = 'Bearer realm="api"'
     return response
 
@@ -43,32 +41,23 @@ def _authenticate(request, user, secret: str) -> None:
     request.auser = auser
 
 
-class BearerTokenMiddleware:
-    async_capable = True
-    sync_capable = True
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request):
-        if self.is_async:
-            return self.__acall__(request)
+class BearerTokenMiddleware(DualModeMiddleware):
+    def process(self, request) -> HttpResponse | None:
         secret = _bearer(request)
-        if secret is not None:
-            user = user_for_token(secret)
-            if user is None:
-                return _unauthorized()
-            _authenticate(request, user, secret)
-        return self.get_response(request)
+        if secret is None:
+            return None
+        user = user_for_token(secret)
+        if user is None:
+            return _unauthorized()
+        _authenticate(request, user, secret)
+        return None
 
-    async def __acall__(self, request):
+    async def aprocess(self, request) -> HttpResponse | None:
         secret = _bearer(request)
-        if secret is not None:
-            user = await sync_to_async(user_for_token)(secret)
-            if user is None:
-                return _unauthorized()
-            _authenticate(request, user, secret)
-        return await self.get_response(request)
+        if secret is None:
+            return None
+        user = await sync_to_async(user_for_token)(secret)
+        if user is None:
+            return _unauthorized()
+        _authenticate(request, user, secret)
+        return None

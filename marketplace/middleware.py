@@ -1,4 +1,4 @@
-"""Refuse request bodies above ``REQUEST_MAX_BYTES`` with 413, before reading them."""
+"""Project middleware, each usable under WSGI and ASGI alike."""
 
 from __future__ import annotations
 
@@ -9,16 +9,11 @@ from django.conf import settings
 from django.http import HttpResponse
 
 
-def _too_large(limit: int) -> HttpResponse:
-    body = {
-        "errors": [
-            {"message": f"Request body larger than {limit:,} bytes.", "extensions": {"code": "PAYLOAD_TOO_LARGE"}}
-        ]
-    }
-    return HttpResponse(json.dumps(body), status=413, content_type="application/json")
+class DualModeMiddleware:
+    """The sync/async plumbing Django asks of a middleware that supports both: a
+    subclass implements ``process`` (and ``aprocess`` when it has async work), which
+    returns a response to answer at once, or None to go on."""
 
-
-class RequestSizeLimitMiddleware:
     async_capable = True
     sync_capable = True
 
@@ -28,18 +23,35 @@ class RequestSizeLimitMiddleware:
         if self.is_async:
             markcoroutinefunction(self)
 
-    def _refuse(self, request) -> HttpResponse | None:
+    def __call__(self, request):
+        if self.is_async:
+            return self.__acall__(request)
+        return self.process(request) or self.get_response(request)
+
+    async def __acall__(self, request):
+        return await self.aprocess(request) or await self.get_response(request)
+
+    def process(self, request) -> HttpResponse | None:
+        return None
+
+    async def aprocess(self, request) -> HttpResponse | None:
+        return self.process(request)
+
+
+def json_error(message: str, code: str, status: int) -> HttpResponse:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return HttpResponse(json.dumps(body), status=status, content_type="application/json")
+
+
+class RequestSizeLimitMiddleware(DualModeMiddleware):
+    """Refuse request bodies above ``REQUEST_MAX_BYTES`` with 413, before reading them."""
+
+    def process(self, request) -> HttpResponse | None:
         limit = settings.REQUEST_MAX_BYTES
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        return _too_large(limit) if length > limit else None
-
-    def __call__(self, request):
-        if self.is_async:
-            return self.__acall__(request)
-        return self._refuse(request) or self.get_response(request)
-
-    async def __acall__(self, request):
-        return self._refuse(request) or await self.get_response(request)
+        if length > limit:
+            return json_error(f"Request body larger than {limit:,} bytes.", "PAYLOAD_TOO_LARGE", 413)
+        return None

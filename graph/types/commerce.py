@@ -121,6 +121,21 @@ async def _page(qs, ordering: Ordering, first: int | None, after: str | None):
     return await sync_to_async(slice_page)(qs, ordering, size, cursor)
 
 
+async def _product_page(qs, ordering: Ordering, first: int | None, after: str | None, *, node) -> ProductConnection:
+    """A ProductConnection over ``qs`` (rows turned into products by ``node``), counted lazily."""
+    rows, has_next = await _page(qs, ordering, first, after)
+    edges = [ProductEdge(cursor=encode_cursor(ordering, row), node=node(row)) for row in rows]
+
+    async def count() -> int:
+        return await qs.acount()
+
+    return ProductConnection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
+        count=count,
+    )
+
+
 @strawberry.type(name="User", description="The logged-in user, as they see themselves.")
 class UserType:
     username: str
@@ -136,17 +151,7 @@ class UserType:
         self, root: strawberry.Parent[object], first: int | None = 20, after: str | None = None
     ) -> ProductConnection:
         qs = Favorite.objects.filter(user=root).select_related("product")
-        rows, has_next = await _page(qs, FAVORITES_ORDER, first, after)
-        edges = [ProductEdge(cursor=encode_cursor(FAVORITES_ORDER, f), node=f.product) for f in rows]
-
-        async def count() -> int:
-            return await qs.acount()
-
-        return ProductConnection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
-            count=count,
-        )
+        return await _product_page(qs, FAVORITES_ORDER, first, after, node=lambda favorite: favorite.product)
 
     @strawberry.field(description="Orders, most recent first.")
     async def orders(
@@ -163,17 +168,7 @@ class UserType:
         self, root: strawberry.Parent[object], first: int | None = 20, after: str | None = None
     ) -> ProductConnection:
         qs = Product.objects.filter(seller=root)
-        rows, has_next = await _page(qs, MY_PRODUCTS_ORDER, first, after)
-        edges = [ProductEdge(cursor=encode_cursor(MY_PRODUCTS_ORDER, p), node=p) for p in rows]
-
-        async def count() -> int:
-            return await qs.acount()
-
-        return ProductConnection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
-            count=count,
-        )
+        return await _product_page(qs, MY_PRODUCTS_ORDER, first, after, node=lambda product: product)
 
     @strawberry.field(description="API tokens, active and revoked.")
     async def tokens(self, root: strawberry.Parent[object], info: Info) -> list[ApiTokenType]:

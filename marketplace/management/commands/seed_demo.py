@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 from django.utils import timezone
 
+from marketplace.management.arguments import non_negative_int
 from marketplace.models import Category, Product, ProductImage, ProductReview
 from marketplace.signals import products_bulk_created
 
@@ -88,23 +89,11 @@ def insert_rows(model, columns: list[str], rows: list[tuple]) -> None:
         cursor.executemany(sql, rows)
 
 
-def positive_int(value: str) -> int:
-    import argparse
-
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
-    return number
-
-
 class Command(BaseCommand):
     help = "Create a deterministic demo marketplace: categories, sellers, products, images, reviews."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--products", type=positive_int, default=300, help="number of products (default 300)")
+        parser.add_argument("--products", type=non_negative_int, default=300, help="number of products (default 300)")
         parser.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
         parser.add_argument("--if-empty", action="store_true", help="do nothing when products already exist")
 

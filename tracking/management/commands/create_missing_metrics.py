@@ -9,7 +9,6 @@ in ``tracking.backfill``.
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable
 
@@ -17,31 +16,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 from tqdm import tqdm
 
+from marketplace.management.arguments import non_negative_float, positive_int
 from tracking.backfill import Batch, Coverage, backfill_missing_metrics, measure_coverage
 
 DEFAULT_PROGRESS_SECONDS = 5.0
-
-
-def positive_int(value: str) -> int:
-    """An argparse type: a whole number of 1 or more (argparse turns the error into exit code 2)."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
-    return number
-
-
-def non_negative_float(value: str) -> float:
-    """An argparse type: a number of seconds, 0 or more."""
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not number >= 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
-    return number
 
 
 class Command(BaseCommand):

@@ -17,7 +17,6 @@ when the check passed, 1 when it failed, 2 for bad arguments.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import threading
 import time
@@ -29,6 +28,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 from django.db.models import Sum
 
+from marketplace.management.arguments import positive_float, positive_int
 from marketplace.models import Product
 from tracking.executor import get_executor
 from tracking.models import ActivityEvent, EventKind, ProductMetrics
@@ -50,27 +50,6 @@ LOAD_KINDS = {
 }
 # The mix of one round: impressions are the most frequent events on a storefront, clicks the rarest.
 MIX = [EventKind.IMPRESSION] * 5 + [EventKind.VIEW] * 3 + [EventKind.CLICK] * 2
-
-
-def positive_int(value: str) -> int:
-    """An argparse type: a whole number of 1 or more (argparse turns the error into exit code 2)."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
-    return number
-
-
-def positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not number > 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"{value} must be more than 0")
-    return number
 
 
 @dataclass
