@@ -165,3 +165,15 @@ class TestCsrf:
 def test_graphiql_sets_the_csrf_cookie_it_sends_back(client):
     response = client.get("/graphql/", headers={"Accept": "text/html"})
     assert response.status_code == 200 and "csrftoken" in response.cookies
+
+
+def test_tokens_never_reach_the_logs(gql, caplog):
+    import logging
+
+    make_user("lena")
+    with caplog.at_level(logging.DEBUG):
+        token = login(gql, "lena")
+        GraphQLClient(Client()).data(ME, Authorization=f"Bearer {token}")
+        GraphQLClient(Client()).raw(ME, Authorization=f"Bearer {token}x")  # a refused one too
+    assert caplog.records, "nothing was logged at all: the check would prove nothing"
+    assert token not in caplog.text and token[12:] not in caplog.text
