@@ -9,7 +9,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from graph.cost import QueryCostLimiter
 from graph.extensions import CsrfForMutations, RefuseNulCharacters
-from graph.masking import MaskServerErrors
+from graph.masking import MaskServerErrors, is_server_fault
 from graph.mutations.accounts import AccountMutation
 from graph.mutations.catalogue import CatalogueMutation
 from graph.mutations.commerce import CommerceMutation
@@ -41,7 +41,17 @@ def extensions() -> list:
     return chosen
 
 
-schema = strawberry.Schema(
+class Schema(strawberry.Schema):
+    """Logs only server faults: a client's mistake (validation, BAD_USER_INPUT, a limit)
+    is the client's to see in its response, not an ERROR with a traceback in ours."""
+
+    def process_errors(self, errors, execution_context=None) -> None:
+        faults = [error for error in errors if is_server_fault(error)]
+        if faults:
+            super().process_errors(faults, execution_context)
+
+
+schema = Schema(
     query=Query,
     mutation=Mutation,
     extensions=extensions(),
