@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from aiodataloader import DataLoader
@@ -33,12 +34,22 @@ class Loader(DataLoader):
         pass
 
     async def batch_load_fn(self, keys: Sequence[Hashable]) -> list[Any]:
-        values = await sync_to_async(self.load_batch, thread_sensitive=True)(list(keys))
-        self.after_batch(values)
-        return values
+        result = await sync_to_async(self.load_batch, thread_sensitive=True)(list(keys))
+        if isinstance(result, Primed):
+            for loader_class, rows in result.primes.items():
+                loader = loader_class(self.context)
+                for key, value in rows.items():
+                    loader.prime(key, value)
+            return result.values
+        return result
 
-    def load_batch(self, keys: list[Any]) -> list[Any]:
+    def load_batch(self, keys: list[Any]) -> list[Any] | Primed:
+        """Values in key order; or ``Primed`` to also hand other loaders (or this one)
+        what the same query fetched, so that a later load of them costs no query."""
         raise NotImplementedError
 
-    def after_batch(self, values: list[Any]) -> None:
-        """Hook to prime other loaders with what this batch fetched (runs on the event loop)."""
+
+@dataclass(frozen=True)
+class Primed:
+    values: list[Any]
+    primes: dict[type[Loader], dict[Hashable, Any]] = field(default_factory=dict)

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import F, Q, Subquery, Window
 from django.db.models.functions import RowNumber
 
-from graph.loaders.base import Loader
+from graph.loaders.base import Loader, Primed
 from graph.pagination import Ordering, SortKey, slice_page
 from marketplace import selectors
 from marketplace.models import Category, ProductReview
@@ -22,33 +22,23 @@ class CategoryByIdLoader(Loader):
 
     context_key = "category_by_id"
 
-    def load_batch(self, keys: list[int]) -> list[Category | None]:
+    def load_batch(self, keys: list[int]) -> Primed:
         parents = Category.objects.filter(id__in=keys, parent_id__isnull=False).values("parent_id")
         found = {c.pk: c for c in Category.objects.filter(Q(id__in=keys) | Q(id__in=Subquery(parents)))}
-        self._extra = [c for pk, c in found.items() if pk not in set(keys)]
-        return [found.get(key) for key in keys]
-
-    def after_batch(self, values: list[Any]) -> None:
-        for category in getattr(self, "_extra", []):
-            self.prime(category.pk, category)
-        self._extra = []
+        requested = set(keys)
+        extra = {pk: c for pk, c in found.items() if pk not in requested}
+        return Primed([found.get(key) for key in keys], {CategoryByIdLoader: extra})
 
 
 class ChildrenByCategoryIdLoader(Loader):
     context_key = "children_by_category_id"
 
-    def load_batch(self, keys: list[int]) -> list[list[Category]]:
+    def load_batch(self, keys: list[int]) -> Primed:
         by_parent: dict[int, list[Category]] = {key: [] for key in keys}
         for category in Category.objects.filter(parent_id__in=keys).order_by("name", "id"):
             by_parent[category.parent_id].append(category)
-        self._children = [c for children in by_parent.values() for c in children]
-        return [by_parent[key] for key in keys]
-
-    def after_batch(self, values: list[Any]) -> None:
-        by_id = CategoryByIdLoader(self.context)
-        for category in getattr(self, "_children", []):
-            by_id.prime(category.pk, category)
-        self._children = []
+        children = {c.pk: c for group in by_parent.values() for c in group}
+        return Primed([by_parent[key] for key in keys], {CategoryByIdLoader: children})
 
 
 class CategoryTreeLoader(Loader):

@@ -6,10 +6,12 @@ import strawberry
 from asgiref.sync import sync_to_async
 from strawberry.types import Info
 
+from graph.ids import decode_id
 from graph.mutations.common import active_product, call_service, not_found
 from graph.permissions import current_user, require_user
 from graph.types.catalogue import ProductType
 from graph.types.commerce import CartType, OrderType, UserError
+from marketplace.models import Product
 from marketplace.services import cart as carts
 from marketplace.services import favorites, orders
 
@@ -86,8 +88,6 @@ class CommerceMutation:
 
     @strawberry.mutation(description="Remove a product from the cart.")
     async def remove_from_cart(self, info: Info, product_id: strawberry.ID) -> CartPayload:
-        from graph.ids import decode_id
-        from marketplace.models import Product
 
         pk = decode_id(product_id, "Product", field="productId")
         product = await Product.objects.filter(pk=pk).afirst()

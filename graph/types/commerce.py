@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from decimal import Decimal
 
@@ -49,16 +50,24 @@ class CartType:
 
     @strawberry.field
     async def items(self, root: strawberry.Parent[Cart]) -> list[CartItemType]:
-        return await sync_to_async(lambda: list(root.items.select_related("product").order_by("added_at", "id")))()
+        return await _cart_items(root)
 
     @strawberry.field
     async def total_quantity(self, root: strawberry.Parent[Cart]) -> int:
-        return sum([i.quantity async for i in root.items.all()])
+        return sum(item.quantity for item in await _cart_items(root))
 
     @strawberry.field(description="Sum of the lines at today's prices (checkout captures them).")
     async def subtotal(self, root: strawberry.Parent[Cart]) -> Decimal:
-        items = await sync_to_async(lambda: list(root.items.select_related("product")))()
-        return sum((i.product.price * i.quantity for i in items), Decimal("0"))
+        return sum((item.product.price * item.quantity for item in await _cart_items(root)), Decimal("0"))
+
+
+async def _cart_items(cart: Cart) -> list[CartItem]:
+    """The cart's lines with their products, read once per cart object however many
+    of its fields a query selects (a mutation payload's cart is a fresh object)."""
+    if not hasattr(cart, "_lines"):  # a shared future: sibling fields resolve concurrently
+        lines = cart.items.select_related("product").order_by("added_at", "id")
+        cart._lines = asyncio.ensure_future(sync_to_async(list)(lines))
+    return await cart._lines
 
 
 @strawberry.type(name="OrderItem")

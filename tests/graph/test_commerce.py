@@ -222,3 +222,14 @@ def test_thirty_buyers_racing_for_the_last_five_units_never_oversell():
     assert sum(OrderItem.objects.filter(product=product).values_list("quantity", flat=True)) == 5
     metrics = ProductMetrics.objects.get(product=product)
     assert (metrics.total_sales, metrics.total_revenue) == (5, Decimal("50.00"))
+
+
+@pytest.mark.django_db
+def test_a_cart_reads_its_lines_once_whatever_fields_are_asked(django_assert_num_queries):
+    gql, _ = shopper()
+    for product in [make_product(stock=5) for _ in range(3)]:
+        gql.data(ADD, {"id": pid(product), "q": 1})
+    # session + user, the cart, its lines with products
+    with django_assert_num_queries(4):
+        cart = gql.data("{ cart { totalQuantity subtotal items { quantity lineTotal product { name } } } }")["cart"]
+    assert cart["totalQuantity"] == 3 and len(cart["items"]) == 3

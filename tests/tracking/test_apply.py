@@ -14,21 +14,12 @@ from django.test.utils import CaptureQueriesContext
 from tests.factories import make_category, make_product, make_user, strip_metrics
 from tracking.apply import apply_events, coalesce
 from tracking.events import TrackingEvent
-from tracking.models import ActivityEvent, EventKind, ProductMetrics
+from tracking.models import COUNTER_FIELDS, ActivityEvent, EventKind, ProductMetrics
 from tracking.tracker import favorite_action, listing_view, product_click, product_view, purchase
 
 pytestmark = pytest.mark.django_db
 
-ALL_COUNTERS = (
-    "total_impressions",
-    "total_views",
-    "total_clicks",
-    "total_favorites",
-    "total_cart_additions",
-    "total_cart_removals",
-    "total_sales",
-    "total_revenue",
-)
+ALL_COUNTERS = COUNTER_FIELDS
 
 
 def make_products(count: int):

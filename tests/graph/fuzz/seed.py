@@ -9,7 +9,7 @@ from django.db.models import F, Sum
 from graph.ids import global_id
 from marketplace.services.accounts import issue_token
 from tests.factories import make_category, make_image, make_product, make_review, make_user, strip_metrics
-from tracking.models import ProductMetrics
+from tracking.models import COUNTER_FIELDS, ProductMetrics
 
 
 @dataclass
@@ -77,15 +77,7 @@ def seed_marketplace() -> Seeded:
     )
 
 
-COUNTERS = (
-    "total_impressions",
-    "total_views",
-    "total_clicks",
-    "total_favorites",
-    "total_cart_additions",
-    "total_cart_removals",
-    "total_sales",
-)
+COUNTERS = tuple(name for name in COUNTER_FIELDS if name != "total_revenue")  # the integer ones
 
 
 def metrics_total() -> int:
