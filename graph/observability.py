@@ -65,6 +65,12 @@ TRACKING_COUNTERS = {
     "discarded": Counter("tracking_events_discarded", "Tracking events skipped, e.g. for a product that is gone."),
     "rate_limited": Counter("tracking_events_rate_limited", "Tracking events refused by the per-visitor rate limit."),
     "retried": Counter("tracking_batch_retries", "Retries of tracking batches after a transient error."),
+    "resent": Counter(
+        "tracking_events_resent", "Tracking events published to the broker again because no worker applied them."
+    ),
+    "released": Counter(
+        "tracking_events_released", "Tracking events no longer watched for confirmation (too many unconfirmed)."
+    ),
 }
 TRACKING_QUEUE_DEPTH = Gauge(
     "tracking_queue_depth", "Tracking events queued or in a batch being applied.", multiprocess_mode="livesum"
@@ -73,6 +79,11 @@ TRACKING_OLDEST_PENDING_AGE = Gauge(
     "tracking_oldest_pending_age_seconds",
     "Age of the oldest tracking event not yet applied.",
     multiprocess_mode="livemax",
+)
+TRACKING_UNCONFIRMED = Gauge(
+    "tracking_events_unconfirmed",
+    "Tracking events handed to the broker that no worker has applied yet.",
+    multiprocess_mode="livesum",
 )
 TRACKING_WORKERS_ALIVE = Gauge(
     "tracking_workers_alive", "Tracking worker threads running.", multiprocess_mode="livesum"
@@ -183,6 +194,7 @@ class _TrackingRecorder:
             TRACKING_QUEUE_DEPTH.set(stats.queue_depth)
             TRACKING_OLDEST_PENDING_AGE.set(stats.oldest_pending_age)
             TRACKING_WORKERS_ALIVE.set(stats.workers_alive)
+            TRACKING_UNCONFIRMED.set(stats.unconfirmed)
             self.recorded_at = time.monotonic()
 
 

@@ -156,6 +156,11 @@ TRACKING_BATCH_INTERVAL = env_float("TRACKING_BATCH_INTERVAL", 0.2, minimum=0.00
 TRACKING_SHUTDOWN_TIMEOUT = env_float("TRACKING_SHUTDOWN_TIMEOUT", 10.0, minimum=0)
 TRACKING_MAX_RETRIES = env_int("TRACKING_MAX_RETRIES", 3, minimum=0)
 TRACKING_ACTIVE_CACHE_SECONDS = env_float("TRACKING_ACTIVE_CACHE_SECONDS", 5.0, minimum=0)
+# Celery backend: how long a published batch may stay unapplied before it is published
+# again, how often the web process checks, and how many events it keeps for that.
+TRACKING_CONFIRM_AFTER = env_float("TRACKING_CONFIRM_AFTER", 15.0, minimum=0.1)
+TRACKING_CONFIRM_INTERVAL = env_float("TRACKING_CONFIRM_INTERVAL", 1.0, minimum=0.05)
+TRACKING_UNCONFIRMED_LIMIT = env_int("TRACKING_UNCONFIRMED_LIMIT", 100_000, minimum=1)
 METRICS_BATCH_SIZE = env_int("METRICS_BATCH_SIZE", 1000, minimum=1)
 
 # Where flushed batches go: applied in this process ("inprocess"), or sent as one

@@ -21,3 +21,8 @@ def send_batch(events: list[TrackingEvent], batch_id: str) -> BatchResult:
     except Exception as exc:  # kombu/redis raise several types for an unreachable broker
         raise BrokerUnavailable(f"{type(exc).__name__}: {exc}") from exc
     return BatchResult(applied=len(events), discarded=0)
+
+
+# Redis's reply means the batch reached the broker, not that a worker applied it: the
+# executor keeps it until the batch id shows up in the database (tracking.handoff).
+send_batch.confirms_handoff = True  # type: ignore[attr-defined]

@@ -14,6 +14,9 @@
 - Started lazily per process (after a fork, the child starts its own), stopped
   with a drain: ``shutdown()`` runs at interpreter exit, on the ASGI lifespan
   shutdown (see ``tracking.receivers``), and on SIGTERM for scripts.
+- With an applier that hands batches to a broker (``send_batch``), a published batch
+  is kept in a ``HandoffLedger`` until a worker has applied it, and published again
+  when it looks lost (see ``tracking.handoff``); a ``tracking-confirm`` thread checks.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from django.db import DatabaseError, DataError, IntegrityError, close_old_connec
 from tracking.apply import apply_events
 from tracking.celery_backend import BrokerUnavailable, send_batch
 from tracking.events import TrackingEvent
+from tracking.handoff import HandoffLedger
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +64,11 @@ class TrackingStats:
     last_batch_duration: float = 0.0
     last_batch_size: int = 0
     workers_alive: int = 0
+    # Broker hand-off (celery backend): events published but not yet applied by a worker,
+    # events published again because their batch looked lost, events no longer watched.
+    unconfirmed: int = 0
+    resent: int = 0
+    released: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -76,6 +85,9 @@ class EventExecutor:
         max_retries: int | None = None,
         retry_base_delay: float = 0.05,
         apply=None,
+        confirm_after: float | None = None,
+        confirm_interval: float | None = None,
+        max_unconfirmed: int | None = None,
     ) -> None:
         self.max_queue = max_queue or settings.TRACKING_QUEUE_SIZE
         self.worker_count = workers or settings.TRACKING_WORKERS
@@ -87,6 +99,10 @@ class EventExecutor:
         # Appliers that take a batch id get a fresh one per batch, kept across its
         # retries: with it a batch is applied at most once (see tracking.apply).
         self._apply_takes_id = "batch_id" in inspect.signature(self.apply).parameters
+        self._confirms_handoff = getattr(self.apply, "confirms_handoff", False)
+        self.confirm_after = confirm_after if confirm_after is not None else settings.TRACKING_CONFIRM_AFTER
+        self.confirm_interval = confirm_interval if confirm_interval is not None else settings.TRACKING_CONFIRM_INTERVAL
+        self.max_unconfirmed = max_unconfirmed or settings.TRACKING_UNCONFIRMED_LIMIT
         self._reset()
 
     def _reset(self) -> None:
@@ -102,6 +118,14 @@ class EventExecutor:
         self._shutdown_deadline = float("inf")
         self._flushing = 0  # callers waiting in flush(): workers take what is queued without waiting
         self._stats = TrackingStats()
+        self._ledger = (
+            HandoffLedger(confirm_after=self.confirm_after, max_events=self.max_unconfirmed)
+            if self._confirms_handoff
+            else None
+        )
+        self._resend: deque[tuple[str, list[TrackingEvent]]] = deque()  # batches to publish again
+        self._confirmer: threading.Thread | None = None
+        self._confirmer_stop = threading.Event()
 
     # --- producers ----------------------------------------------------------
     def offer(self, events: list[TrackingEvent]) -> bool:
@@ -140,6 +164,9 @@ class EventExecutor:
                 thread = threading.Thread(target=self._run, name=f"tracking-worker-{i}", daemon=True)
                 thread.start()
                 self._threads.append(thread)
+            if self._ledger is not None:
+                self._confirmer = threading.Thread(target=self._confirm_loop, name="tracking-confirm", daemon=True)
+                self._confirmer.start()
         atexit.register(self.shutdown)
         _install_sigterm_drain(self)
 
@@ -182,6 +209,7 @@ class EventExecutor:
             logger.error("Tracking shutdown: %d events not applied within %.1f s", left, timeout)
         else:
             logger.info("Tracking shutdown: queue drained (%d events processed)", self._stats.processed)
+        self._await_confirmations(deadline)
         return left == 0
 
     # --- statistics ---------------------------------------------------------
@@ -193,14 +221,22 @@ class EventExecutor:
             oldest = [*self._in_flight.values(), *([self._buffer[0].enqueued_at] if self._buffer else [])]
             stats.oldest_pending_age = round(now - min(oldest), 4) if oldest else 0.0
             stats.workers_alive = sum(t.is_alive() for t in self._threads)
+        if self._ledger is not None:
+            stats.unconfirmed = self._ledger.unconfirmed
+            stats.released = self._ledger.released
         return stats
 
     # --- workers ------------------------------------------------------------
-    def _take_batch(self) -> list[TrackingEvent] | None:
+    def _take_batch(self) -> list[TrackingEvent] | tuple[str, list[TrackingEvent]] | None:
         """Block for a first event, then gather more until full or the interval ends.
+        A batch to publish again comes first, as ``(batch_id, events)``.
         None when stopping and nothing is left."""
         with self._lock:
+            if self._resend:
+                return self._resend.popleft()
             while not self._buffer:
+                if self._resend:
+                    return self._resend.popleft()
                 if self._stopping:
                     return None
                 self._has_work.wait(0.5)
@@ -222,7 +258,9 @@ class EventExecutor:
                 batch = self._take_batch()
                 if batch is None:
                     return
-                if batch:
+                if isinstance(batch, tuple):
+                    self._publish_again(*batch)
+                elif batch:
                     self._apply_with_retries(batch)
         finally:
             connection.close()
@@ -244,7 +282,65 @@ class EventExecutor:
                 self._idle.notify_all()
         _notify_batch_observers(self, len(batch), duration)
 
-    def _apply_resilient(self, batch: list[TrackingEvent]) -> tuple[int, int, int]:
+    def _publish_again(self, batch_id: str, events: list[TrackingEvent]) -> None:
+        applied, _, failed = self._apply_resilient(events, batch_id)
+        with self._lock:
+            self._stats.resent += applied
+        if failed:
+            logger.error("Tracking batch %s (%d events) could not be published again", batch_id, failed)
+
+    # --- hand-off confirmation (broker appliers) -----------------------------
+    def _confirm_loop(self) -> None:
+        try:
+            while not self._confirmer_stop.wait(self.confirm_interval):
+                due = self._check_handoffs()
+                if due:
+                    with self._lock:
+                        self._resend.extend(due)
+                        self._has_work.notify_all()
+        finally:
+            connection.close()
+
+    def _check_handoffs(self) -> list[tuple[str, list[TrackingEvent]]]:
+        assert self._ledger is not None
+        try:
+            close_old_connections()
+            due = self._ledger.check()
+        except DatabaseError as exc:
+            _discard_broken_connection()
+            logger.warning("Tracking hand-off check failed, trying again: %s", exc)
+            return []
+        for batch_id, events in due:
+            logger.warning(
+                "Tracking batch %s (%d events) not applied by a worker yet; publishing it again", batch_id, len(events)
+            )
+        return due
+
+    def _await_confirmations(self, deadline: float) -> None:
+        """At shutdown: wait for the workers to apply what this process handed over, publishing
+        again what looks lost, until ``deadline``; what is left stays with the broker."""
+        if self._ledger is None:
+            return
+        self._confirmer_stop.set()
+        if self._confirmer is not None:
+            self._confirmer.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            queued, self._resend = list(self._resend), deque()
+        for batch_id, events in queued:
+            self._publish_again(batch_id, events)
+        while self._ledger.unconfirmed and time.monotonic() < deadline:
+            for batch_id, events in self._check_handoffs():
+                self._publish_again(batch_id, events)
+            if self._ledger.unconfirmed:
+                time.sleep(max(0.0, min(self.confirm_interval, deadline - time.monotonic())))
+        if self._ledger.unconfirmed:
+            logger.warning(
+                "Tracking shutdown: %d events handed to the broker are not confirmed applied yet; they stay there",
+                self._ledger.unconfirmed,
+            )
+        connection.close()
+
+    def _apply_resilient(self, batch: list[TrackingEvent], batch_id: str | None = None) -> tuple[int, int, int]:
         """Apply a batch; returns (applied, discarded, failed) event counts.
 
         A transient fault (lock timeout, lost connection) retries the whole batch with
@@ -254,12 +350,14 @@ class EventExecutor:
         transaction, until the bad event stands alone and is counted failed: one bad
         event never takes hundreds of good ones with it."""
         attempt = 0
-        batch_id = uuid.uuid4().hex
+        batch_id = batch_id or uuid.uuid4().hex
         broker_attempt = 0
         while True:
             try:
                 close_old_connections()
                 result = self.apply(batch, batch_id=batch_id) if self._apply_takes_id else self.apply(batch)
+                if self._ledger is not None:
+                    self._ledger.record(batch_id, batch)
                 return result.applied, result.discarded, 0
             except BrokerUnavailable as exc:
                 # Keep the batch and retry until the broker is back: it was accepted.

@@ -29,3 +29,12 @@ class TrackingStatus:
     last_batch_duration: float = strawberry.field(description="Seconds.")
     last_batch_size: int
     workers_alive: int
+    unconfirmed: int = strawberry.field(
+        description="Celery backend: events handed to the broker that no worker has applied yet."
+    )
+    resent: int = strawberry.field(
+        description="Celery backend: events published again because no worker had applied their batch."
+    )
+    released: int = strawberry.field(
+        description="Celery backend: events no longer watched for confirmation (too many unconfirmed)."
+    )

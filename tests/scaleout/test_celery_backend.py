@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+import redis as redis_client
 from django.db import connection
 from django.test import Client
 
@@ -55,7 +56,9 @@ def worker(redis):
 def celery_executor(settings):
     settings.TRACKING_BACKEND = "celery"
     settings.TRACKING_RATE_LIMIT = 0
-    executor = EventExecutor(apply=send_batch, batch_interval=0.05, retry_base_delay=0.05)
+    executor = EventExecutor(
+        apply=send_batch, batch_interval=0.05, retry_base_delay=0.05, confirm_after=2.0, confirm_interval=0.2
+    )
     previous = set_executor(executor)
     yield executor
     executor.shutdown(timeout=20)
@@ -180,3 +183,60 @@ def test_redis_down_for_ten_seconds_loses_no_accepted_event(redis, worker, celer
     stats = celery_executor.stats()
     assert total_views(products) == accepted == stats.enqueued
     assert stats.failed == 0 and stats.dropped == 0
+    assert wait_for(lambda: celery_executor.stats().unconfirmed == 0, timeout=10)
+
+
+def test_a_batch_lost_inside_redis_is_published_again(redis, celery_executor):
+    # Given two batches Redis accepted while no worker runs
+    product = make_product()
+    queue = redis_client.Redis.from_url(redis.url)
+    assert celery_executor.offer([TrackingEvent(EventKind.VIEW, product.pk) for _ in range(3)])
+    assert celery_executor.flush(10)
+    assert queue.llen("celery") == 1
+
+    # When the first one vanishes from Redis, as a message does that a worker took with
+    # BRPOP just before Redis stopped (kombu records it as unacknowledged only afterwards)
+    queue.delete("celery")
+    assert celery_executor.offer([TrackingEvent(EventKind.VIEW, product.pk) for _ in range(4)])
+    assert celery_executor.flush(10)
+    assert celery_executor.stats().unconfirmed == 7
+
+    # Then once a worker runs, the web process sees the second batch applied and not the
+    # first, publishes the first again, and every event is counted once
+    worker = start_worker(redis.url)
+    try:
+        assert wait_for(lambda: celery_executor.stats().unconfirmed == 0, timeout=30)
+        assert total_views([product]) == 7
+        assert celery_executor.stats().resent == 3
+        time.sleep(1)  # nothing more arrives
+        assert total_views([product]) == 7
+    finally:
+        worker.stop()
+
+
+def test_a_batch_published_twice_is_still_counted_once(redis):
+    # Given a batch no worker has taken yet, so the web process publishes it again
+    product = make_product()
+    queue = redis_client.Redis.from_url(redis.url)
+    impatient = EventExecutor(
+        apply=send_batch, batch_interval=0.01, retry_base_delay=0.05, confirm_after=0.1, confirm_interval=0.05
+    )
+    try:
+        assert impatient.offer([TrackingEvent(EventKind.VIEW, product.pk) for _ in range(5)])
+        assert impatient.flush(10)
+        assert wait_for(lambda: queue.llen("celery") >= 2, timeout=10)  # two copies, one batch id
+
+        # When a worker starts and takes both copies
+        worker = start_worker(redis.url)
+        try:
+            assert wait_for(lambda: impatient.stats().unconfirmed == 0, timeout=30)
+            assert wait_for(lambda: queue.llen("celery") == 0, timeout=30)
+            time.sleep(1)
+        finally:
+            worker.stop()
+    finally:
+        impatient.shutdown(timeout=10)
+
+    # Then the counters moved once
+    assert impatient.stats().resent >= 5
+    assert total_views([product]) == 5

@@ -1,0 +1,126 @@
+"""HandoffLedger: a batch the broker accepted is watched until a worker has applied it.
+
+"Applied" is read from the database (the batch id in ``tracking_appliedbatch``, as
+``apply_events`` writes it), so these tests write real ids and step a clock by hand.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import make_product
+from tracking.apply import apply_events
+from tracking.events import TrackingEvent
+from tracking.handoff import MAX_RESEND_WAIT, HandoffLedger
+from tracking.models import EventKind
+
+pytestmark = pytest.mark.django_db
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def views(product, n: int) -> list[TrackingEvent]:
+    return [TrackingEvent(EventKind.VIEW, product.pk) for _ in range(n)]
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def ledger(clock):
+    return HandoffLedger(confirm_after=10, max_events=1000, clock=clock)
+
+
+def test_a_batch_a_worker_applied_is_forgotten(ledger, clock):
+    product = make_product()
+    ledger.record("b-1", views(product, 3))
+    assert ledger.unconfirmed == 3
+
+    apply_events(views(product, 3), batch_id="b-1")  # what the worker does
+    clock.now += 60
+
+    assert ledger.check() == []
+    assert (ledger.unconfirmed, ledger.confirmed) == (0, 3)
+
+
+def test_an_overtaken_batch_is_published_again_after_the_wait(ledger, clock):
+    # Given two batches published one after the other, and only the second applied
+    product = make_product()
+    lost = views(product, 2)
+    ledger.record("b-lost", lost)
+    clock.now += 1
+    ledger.record("b-next", views(product, 4))
+    apply_events(views(product, 4), batch_id="b-next")
+
+    # Then the first is not resent before the wait, and is after it
+    clock.now += 8
+    assert ledger.check() == []
+    clock.now += 2
+    assert ledger.check() == [("b-lost", lost)]
+    assert ledger.unconfirmed == 2
+
+
+def test_a_batch_behind_nothing_waits_without_overtaking_evidence(ledger, clock):
+    # Given a worker fleet that is down: nothing is confirmed
+    product = make_product()
+    ledger.record("b-1", views(product, 1))
+    clock.now += 1
+    ledger.record("b-2", views(product, 1))
+    clock.now += 30
+
+    # Then only the newest batch is resent (nothing could overtake it); older ones wait in
+    # the broker's queue instead of being copied
+    assert [batch_id for batch_id, _ in ledger.check()] == ["b-2"]
+
+
+def test_each_resend_waits_twice_as_long(ledger, clock):
+    product = make_product()
+    ledger.record("b-1", views(product, 1))
+    clock.now += 10
+    assert len(ledger.check()) == 1
+    ledger.record("b-1", views(product, 1))  # the executor published it again
+
+    clock.now += 19
+    assert ledger.check() == []
+    clock.now += 1
+    assert len(ledger.check()) == 1
+    assert ledger.unconfirmed == 1  # one batch, however often it was published
+
+
+def test_the_wait_stops_growing_at_the_visibility_timeout(clock):
+    ledger = HandoffLedger(confirm_after=100, max_events=10, clock=clock)
+    ledger.record("b-1", views(make_product(), 1))
+    for _ in range(5):
+        ledger.record("b-1", [])  # published again, many times
+    clock.now += MAX_RESEND_WAIT
+    assert len(ledger.check()) == 1
+
+
+def test_past_the_limit_the_oldest_batches_are_released(clock):
+    ledger = HandoffLedger(confirm_after=10, max_events=5, clock=clock)
+    product = make_product()
+    ledger.record("b-1", views(product, 3))
+    ledger.record("b-2", views(product, 3))
+
+    assert (ledger.unconfirmed, ledger.released) == (3, 3)
+    clock.now += 10
+    assert [batch_id for batch_id, _ in ledger.check()] == ["b-2"]
+
+
+def test_many_batches_are_checked_in_chunks(ledger, clock, django_assert_num_queries):
+    product = make_product()
+    for n in range(1200):
+        ledger.record(f"b-{n}", [])
+    apply_events(views(product, 1), batch_id="b-1199")
+
+    with django_assert_num_queries(3):  # 500 ids per query
+        ledger.check()
+    assert ledger.confirmed == 0 and len(ledger._published) == 1199
