@@ -43,8 +43,10 @@ def make_product(
 
 def make_image(product: Product, position: int = 0) -> ProductImage:
     return ProductImage.objects.create(
-        product=product, url=f"https://img.example.com/{product.pk}/{position}.jpg",
-        alt_text=f"image {position}", position=position,
+        product=product,
+        url=f"https://img.example.com/{product.pk}/{position}.jpg",
+        alt_text=f"image {position}",
+        position=position,
     )
 
 

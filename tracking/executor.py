@@ -318,27 +318,36 @@ class EventExecutor:
 
     def _await_confirmations(self, deadline: float) -> None:
         """At shutdown: wait for the workers to apply what this process handed over, publishing
-        again what looks lost, until ``deadline``; what is left stays with the broker."""
+        again what looks lost, until ``deadline``; what is left stays with the broker.
+        In a thread of its own, so that the caller's database connection is never touched."""
         if self._ledger is None:
             return
         self._confirmer_stop.set()
         if self._confirmer is not None:
             self._confirmer.join(max(0.0, deadline - time.monotonic()))
-        with self._lock:
-            queued, self._resend = list(self._resend), deque()
-        for batch_id, events in queued:
-            self._publish_again(batch_id, events)
-        while self._ledger.unconfirmed and time.monotonic() < deadline:
-            for batch_id, events in self._check_handoffs():
-                self._publish_again(batch_id, events)
-            if self._ledger.unconfirmed:
-                time.sleep(max(0.0, min(self.confirm_interval, deadline - time.monotonic())))
+        final = threading.Thread(target=self._confirm_until, args=(deadline,), name="tracking-confirm", daemon=True)
+        final.start()
+        final.join(max(0.0, deadline - time.monotonic()) + 1.0)
         if self._ledger.unconfirmed:
             logger.warning(
                 "Tracking shutdown: %d events handed to the broker are not confirmed applied yet; they stay there",
                 self._ledger.unconfirmed,
             )
-        connection.close()
+
+    def _confirm_until(self, deadline: float) -> None:
+        assert self._ledger is not None
+        try:
+            with self._lock:
+                queued, self._resend = list(self._resend), deque()
+            for batch_id, events in queued:
+                self._publish_again(batch_id, events)
+            while self._ledger.unconfirmed and time.monotonic() < deadline:
+                for batch_id, events in self._check_handoffs():
+                    self._publish_again(batch_id, events)
+                if self._ledger.unconfirmed:
+                    time.sleep(max(0.0, min(self.confirm_interval, deadline - time.monotonic())))
+        finally:
+            connection.close()
 
     def _apply_resilient(self, batch: list[TrackingEvent], batch_id: str | None = None) -> tuple[int, int, int]:
         """Apply a batch; returns (applied, discarded, failed) event counts.

@@ -82,12 +82,23 @@ def throughput(events: int) -> dict:
 def latency(server_url: str, port: int, product_gid: str, repeats: int, requests: int) -> dict:
     def run(body: str) -> list[float]:
         spec = {
-            "host": "127.0.0.1", "port": port, "method": "POST", "path": "/graphql/", "body": body,
-            "headers": {"Content-Type": "application/json"}, "requests": requests, "concurrency": 1, "warmup": 20,
+            "host": "127.0.0.1",
+            "port": port,
+            "method": "POST",
+            "path": "/graphql/",
+            "body": body,
+            "headers": {"Content-Type": "application/json"},
+            "requests": requests,
+            "concurrency": 1,
+            "warmup": 20,
         }
         out = subprocess.run(
-            [sys.executable, "-m", "tests.benchmarks.loadgen"], input=json.dumps(spec), capture_output=True,
-            text=True, cwd=ROOT, check=True,
+            [sys.executable, "-m", "tests.benchmarks.loadgen"],
+            input=json.dumps(spec),
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
         )
         return json.loads(out.stdout)["latencies_ms"]
 
@@ -132,11 +143,21 @@ def main() -> None:
     try:
         result = {"throughput": throughput(args.events)}
         port = free_port()
-        env = {**os.environ, "DATABASE_URL": args.database_url, "TRACKING_BACKEND": "celery", "REDIS_URL": redis.url,
-               "DEBUG": "0", "SECRET_KEY": "bench-" + "x" * 50, "TRACKING_RATE_LIMIT": "0"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": args.database_url,
+            "TRACKING_BACKEND": "celery",
+            "REDIS_URL": redis.url,
+            "DEBUG": "0",
+            "SECRET_KEY": "bench-" + "x" * 50,
+            "TRACKING_RATE_LIMIT": "0",
+        }
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "marketplace.asgi:application", "--port", str(port), "--no-access-log"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         time.sleep(4)
         gid = global_id("Product", Product.objects.filter(is_active=True).values_list("id", flat=True).first())
@@ -152,10 +173,14 @@ def main() -> None:
     (RESULTS / "celery.json").write_text(json.dumps(result, indent=2) + "\n")
     t, lat = result["throughput"], result["latency"]
     print("| measure | value |\n|---|---|")
-    print(f"| end-to-end events/s, API executor -> Redis -> 1 worker -> counters | {t['events_per_second']:,} "
-          f"({t['events']:,} events in {t['seconds']} s, exact: {t['exact']}) |")
-    print(f"| trackProductView p50 / {{ __typename }} p50 (celery mode) | {lat['track_p50_ms']} ms / "
-          f"{lat['typename_p50_ms']} ms = {lat['ratio']}x (goal 1.2x: {'met' if lat['goal_met'] else 'missed'}) |")
+    print(
+        f"| end-to-end events/s, API executor -> Redis -> 1 worker -> counters | {t['events_per_second']:,} "
+        f"({t['events']:,} events in {t['seconds']} s, exact: {t['exact']}) |"
+    )
+    print(
+        f"| trackProductView p50 / {{ __typename }} p50 (celery mode) | {lat['track_p50_ms']} ms / "
+        f"{lat['typename_p50_ms']} ms = {lat['ratio']}x (goal 1.2x: {'met' if lat['goal_met'] else 'missed'}) |"
+    )
 
 
 if __name__ == "__main__":

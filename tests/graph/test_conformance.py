@@ -43,7 +43,11 @@ def node():
     def run(script: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         return subprocess.run(
             [executable, str(JS_DIR / script), *args],
-            cwd=BASE_DIR, capture_output=True, text=True, timeout=timeout, check=False,
+            cwd=BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
 
     return run
@@ -166,8 +170,15 @@ def test_the_product_page_shows_the_product_and_its_reviews(gql, shop):
 
 
 def test_the_search_page_narrows_by_words_price_stock_and_category(gql, shop):
-    variables = {"search": "mug", "minPrice": "10", "maxPrice": "20", "inStock": True, "category": "home",
-                 "orderBy": "PRICE_ASC", "after": None}
+    variables = {
+        "search": "mug",
+        "minPrice": "10",
+        "maxPrice": "20",
+        "inStock": True,
+        "category": "home",
+        "orderBy": "PRICE_ASC",
+        "after": None,
+    }
     products = run_document(gql, "search_listing", variables)["products"]
     assert [e["node"]["name"] for e in products["edges"]] == ["Stoneware mug"]
 

@@ -142,8 +142,6 @@ def test_a_developer_runs_a_query_in_graphiql_without_internet(live_api, open_br
 
     # (The guard itself works: a request to a CDN is refused and written down, so the check
     # above would have caught GraphiQL's stock page, which loads everything from one.)
-    outcome = page.evaluate(
-        "fetch('https://unpkg.com/graphiql/graphiql.min.js').then(() => 'loaded', () => 'refused')"
-    )
+    outcome = page.evaluate("fetch('https://unpkg.com/graphiql/graphiql.min.js').then(() => 'loaded', () => 'refused')")
     assert outcome == "refused"
     assert tab.refused == ["https://unpkg.com/graphiql/graphiql.min.js"]

@@ -26,7 +26,11 @@ def test_the_committed_schema_matches_the_schema_the_code_serves(tmp_path):
     exported_path = tmp_path / "schema.graphql"
     run = subprocess.run(
         [sys.executable, "manage.py", "export_schema", "graph.schema", "--path", str(exported_path)],
-        cwd=BASE_DIR, capture_output=True, text=True, timeout=60, check=False,
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert run.returncode == 0, f"export_schema failed:\n{run.stdout}\n{run.stderr}"
     exported = exported_path.read_text().strip()
@@ -34,7 +38,10 @@ def test_the_committed_schema_matches_the_schema_the_code_serves(tmp_path):
     # Then they are the same text (export_schema writes no trailing newline: compare stripped)
     diff = "\n".join(
         difflib.unified_diff(
-            committed.splitlines(), exported.splitlines(), "schema.graphql (committed)", "exported from graph.schema",
+            committed.splitlines(),
+            exported.splitlines(),
+            "schema.graphql (committed)",
+            "exported from graph.schema",
             lineterm="",
         )
     )

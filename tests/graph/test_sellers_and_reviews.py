@@ -98,9 +98,10 @@ def test_sellers_change_only_their_own_products_staff_any():
     assert staff.data(UPDATE, {"id": pid, "input": {"price": "12.00"}})["updateProduct"]["product"]["price"] == "12.00"
     owner_gql = logged_in(owner)
     assert owner_gql.data(DEACTIVATE, {"id": pid})["deactivateProduct"]["product"] == {"isActive": False}
-    assert owner_gql.data("{ me { products { totalCount edges { node { isActive } } } } }")["me"]["products"][
-        "totalCount"
-    ] == 1
+    assert (
+        owner_gql.data("{ me { products { totalCount edges { node { isActive } } } } }")["me"]["products"]["totalCount"]
+        == 1
+    )
 
 
 def test_images_append_in_order_and_need_a_real_url():

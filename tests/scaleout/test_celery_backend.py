@@ -240,3 +240,17 @@ def test_a_batch_published_twice_is_still_counted_once(redis):
     # Then the counters moved once
     assert impatient.stats().resent >= 5
     assert total_views([product]) == 5
+
+
+def test_a_clean_stop_waits_until_the_workers_applied_what_it_published(redis, worker):
+    # Given a web process that has handed 50 views to Redis
+    product = make_product()
+    executor = EventExecutor(apply=send_batch, batch_interval=0.05, confirm_after=2.0, confirm_interval=0.1)
+    assert executor.offer([TrackingEvent(EventKind.VIEW, product.pk) for _ in range(50)])
+
+    # When it stops cleanly
+    assert executor.shutdown(timeout=20)
+
+    # Then by the time it returns a worker has applied them all, and it knows
+    assert executor.stats().unconfirmed == 0
+    assert total_views([product]) == 50
