@@ -6,6 +6,7 @@ import json
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 
 
@@ -53,5 +54,16 @@ class RequestSizeLimitMiddleware(DualModeMiddleware):
         except ValueError:
             length = 0
         if length > limit:
-            return json_error(f"Request body larger than {limit:,} bytes.", "PAYLOAD_TOO_LARGE", 413)
+            return _too_big(limit)
+        if not length and "CONTENT_LENGTH" not in request.META and request.method in ("POST", "PUT", "PATCH"):
+            # Chunked: the ASGI server has buffered the body, so its size is known now;
+            # Django refuses it past DATA_UPLOAD_MAX_MEMORY_SIZE (= REQUEST_MAX_BYTES).
+            try:
+                request.body  # noqa: B018 - read (and cache) it here to size it
+            except RequestDataTooBig:
+                return _too_big(limit)
         return None
+
+
+def _too_big(limit: int) -> HttpResponse:
+    return json_error(f"Request body larger than {limit:,} bytes.", "PAYLOAD_TOO_LARGE", 413)

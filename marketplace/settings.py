@@ -129,7 +129,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # Django's own console handler would print each record a second time next to the root one.
+        "django": {"level": "INFO", "handlers": []},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }
 
 # --- GraphQL and request limits ------------------------------------------------

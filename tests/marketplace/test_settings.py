@@ -49,3 +49,11 @@ def test_an_unsupported_database_url_is_refused_clearly():
 def test_production_settings_start_with_a_key():
     result = run_manage("check", DEBUG="0", SECRET_KEY="x" * 60, ALLOWED_HOSTS="api.example.com")
     assert result.returncode == 0, result.stderr
+
+
+def test_a_django_warning_is_logged_once_in_development():
+    # Django's default console handler would print it a second time next to ours
+    script = "import logging; logging.getLogger('django.request').warning('Bad Request: /marker/')"
+    result = run_manage("shell", "-c", script, DEBUG="1")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("Bad Request: /marker/") == 1, result.stderr
