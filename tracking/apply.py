@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -62,10 +63,23 @@ def apply_events(events: list[TrackingEvent], batch_id: str | None = None) -> Ba
         if batch_id is not None:
             prune_batch_ids()
         existing = set(Product.objects.filter(id__in=list(deltas)).values_list("id", flat=True))
-        kept = [e for e in events if e.product_id in existing]
+        kept = _forget_deleted_users([e for e in events if e.product_id in existing])
         _insert_activity(kept)
         _upsert_counters({pid: d for pid, d in deltas.items() if pid in existing})
     return BatchResult(applied=len(kept), discarded=len(events) - len(kept))
+
+
+def _forget_deleted_users(events: list[TrackingEvent]) -> list[TrackingEvent]:
+    """An event of a user deleted since it was queued still counts, anonymously, as the
+    activity row's ``on_delete=SET_NULL`` would have made it (instead of a foreign key
+    error failing the batch). One query, only for batches with signed-in users."""
+    user_ids = {e.user_id for e in events if e.user_id is not None}
+    if not user_ids:
+        return events
+    existing = set(get_user_model().objects.filter(id__in=user_ids).values_list("id", flat=True))
+    if existing == user_ids:
+        return events
+    return [replace(e, user_id=None) if e.user_id is not None and e.user_id not in existing else e for e in events]
 
 
 BATCH_ID_RETENTION = timedelta(days=7)  # far beyond any redelivery or retry window

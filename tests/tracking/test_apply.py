@@ -156,6 +156,22 @@ def test_events_of_a_deleted_product_are_discarded_and_counted_not_failing_the_b
     assert ActivityEvent.objects.count() == 3
 
 
+def test_events_of_a_deleted_user_still_count_anonymously():
+    # Given a signed-in user's views queued, and the account deleted before the batch runs
+    product, user = make_products(1)[0], make_user()
+    events = product_view(product.pk, user_id=user.pk) * 2 + product_click(product.pk, user_id=make_user().pk)
+    user.delete()
+
+    # When the batch is applied
+    result = apply_events(events, batch_id="b-deleted-user")
+
+    # Then nothing fails and nothing is lost: the views count, their activity rows are anonymous
+    assert (result.applied, result.discarded) == (3, 0)
+    assert metrics(product) == zero(total_views=2, total_clicks=1)
+    assert ActivityEvent.objects.filter(user__isnull=True).count() == 2
+    assert ActivityEvent.objects.filter(user__isnull=False).count() == 1
+
+
 def test_an_empty_batch_writes_nothing(django_assert_num_queries):
     with django_assert_num_queries(0):
         result = apply_events([])
