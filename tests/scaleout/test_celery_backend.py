@@ -207,7 +207,9 @@ def test_a_batch_lost_inside_redis_is_published_again(redis, celery_executor):
     try:
         assert wait_for(lambda: celery_executor.stats().unconfirmed == 0, timeout=30)
         assert total_views([product]) == 7
-        assert celery_executor.stats().resent == 3
+        # (the second batch may have been published again too, harmlessly: it is the newest, and
+        # a worker can take longer than confirm_after to start)
+        assert celery_executor.stats().resent in (3, 7)
         time.sleep(1)  # nothing more arrives
         assert total_views([product]) == 7
     finally:
