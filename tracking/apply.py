@@ -15,19 +15,23 @@ upsert nor a multi-row insert without building a model instance per event
 
 from __future__ import annotations
 
+import logging
 import time
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from marketplace.models import Product
 from tracking.events import COUNTER_OF_KIND, UNIT_KINDS, TrackingEvent
 from tracking.models import COUNTER_FIELDS, ActivityEvent, AppliedBatch, ProductMetrics
+
+logger = logging.getLogger(__name__)
 
 ROWS_PER_STATEMENT = 500
 
@@ -37,6 +41,7 @@ class BatchResult:
     applied: int  # events counted
     discarded: int  # events of products that no longer exist
     duplicate: bool = False  # the batch id was applied before: nothing changed
+    failed: int = 0  # events the database refused, dropped one by one (apply_isolating)
 
 
 def coalesce(events: list[TrackingEvent]) -> dict[int, dict[str, int | Decimal]]:
@@ -80,6 +85,44 @@ def _forget_deleted_users(events: list[TrackingEvent]) -> list[TrackingEvent]:
     if existing == user_ids:
         return events
     return [replace(e, user_id=None) if e.user_id is not None and e.user_id not in existing else e for e in events]
+
+
+# What the database (or its driver: psycopg2 refuses NUL characters) raises for an event
+# it will never accept, however often it is retried.
+REFUSED = (IntegrityError, DataError, ValueError)
+
+
+def apply_isolating(events: list[TrackingEvent], batch_id: str) -> BatchResult:
+    """``apply_events``, except that an event the database refuses does not take the batch
+    with it: the batch is halved, each half with an id derived from ``batch_id``, until the
+    refused event stands alone and is dropped (logged). ``batch_id`` itself is recorded at
+    the end, so a redelivered batch is skipped, and a redelivery after a crash half-way
+    finds the halves it applied already recorded. Used by the Celery task; the in-process
+    executor splits the same way, with its transient-error retries around each half."""
+    try:
+        return apply_events(events, batch_id=batch_id)
+    except REFUSED as exc:
+        if len(events) == 1:
+            logger.error("Tracking event refused by the database and dropped: %r (%s)", events[0], exc)
+            parts = [BatchResult(0, 0, failed=1)]
+        else:
+            middle = len(events) // 2
+            parts = [
+                apply_isolating(events[:middle], _part_id(batch_id, "a")),
+                apply_isolating(events[middle:], _part_id(batch_id, "b")),
+            ]
+    with transaction.atomic():
+        if not _record_batch(batch_id, len(events)):
+            return BatchResult(0, 0, duplicate=True)
+    return BatchResult(
+        applied=sum(p.applied for p in parts),
+        discarded=sum(p.discarded for p in parts),
+        failed=sum(p.failed for p in parts),
+    )
+
+
+def _part_id(batch_id: str, half: str) -> str:
+    return uuid.uuid5(uuid.NAMESPACE_OID, f"{batch_id}/{half}").hex
 
 
 BATCH_ID_RETENTION = timedelta(days=7)  # far beyond any redelivery or retry window

@@ -3,7 +3,8 @@
 Celery delivers at least once (late acknowledgement: a worker that dies after
 applying and before acknowledging gets the task redelivered); ``apply_events``
 records the batch id in the same transaction as its increments, so the second
-delivery changes nothing.
+delivery changes nothing. An event the database refuses is isolated and dropped
+(``apply_isolating``) instead of failing the whole batch on every retry.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import DatabaseError
 
-from tracking.apply import apply_events
+from tracking.apply import apply_isolating
 from tracking.serialization import load_events
 
 
@@ -25,5 +26,10 @@ from tracking.serialization import load_events
     max_retries=20,
 )
 def apply_tracking_batch(batch_id: str, events: list[list]) -> dict:
-    result = apply_events(load_events(events), batch_id=batch_id)
-    return {"applied": result.applied, "discarded": result.discarded, "duplicate": result.duplicate}
+    result = apply_isolating(load_events(events), batch_id)
+    return {
+        "applied": result.applied,
+        "discarded": result.discarded,
+        "failed": result.failed,
+        "duplicate": result.duplicate,
+    }

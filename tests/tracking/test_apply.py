@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.factories import make_category, make_product, make_user, strip_metrics
-from tracking.apply import apply_events, coalesce
+from tracking.apply import apply_events, apply_isolating, coalesce
 from tracking.events import TrackingEvent
 from tracking.models import COUNTER_FIELDS, ActivityEvent, EventKind, ProductMetrics
 from tracking.tracker import favorite_action, listing_view, product_click, product_view, purchase
@@ -170,6 +170,24 @@ def test_events_of_a_deleted_user_still_count_anonymously():
     assert metrics(product) == zero(total_views=2, total_clicks=1)
     assert ActivityEvent.objects.filter(user__isnull=True).count() == 2
     assert ActivityEvent.objects.filter(user__isnull=False).count() == 1
+
+
+def test_a_refused_event_is_isolated_and_the_rest_of_its_batch_counts_once():
+    # Given a batch of 9 good views and one event the database refuses (quantity 0 breaks a check)
+    product = make_products(1)[0]
+    good = product_view(product.pk) * 9
+    refused = TrackingEvent(EventKind.VIEW, product.pk, quantity=0)
+    events = good[:4] + [refused] + good[4:]
+
+    # When it is applied, then delivered again
+    first = apply_isolating(events, "b-poisoned")
+    second = apply_isolating(events, "b-poisoned")
+
+    # Then the 9 count once, the refused one is reported failed, the redelivery changes nothing
+    assert (first.applied, first.failed, first.duplicate) == (9, 1, False)
+    assert second.duplicate and second.applied == 0
+    assert metrics(product) == zero(total_views=9)
+    assert ActivityEvent.objects.count() == 9
 
 
 def test_an_empty_batch_writes_nothing(django_assert_num_queries):
