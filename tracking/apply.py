@@ -93,36 +93,59 @@ REFUSED = (IntegrityError, DataError, ValueError)
 
 
 def apply_isolating(events: list[TrackingEvent], batch_id: str) -> BatchResult:
-    """``apply_events``, except that an event the database refuses does not take the batch
-    with it: the batch is halved, each half with an id derived from ``batch_id``, until the
-    refused event stands alone and is dropped (logged). ``batch_id`` itself is recorded at
-    the end, so a redelivered batch is skipped, and a redelivery after a crash half-way
-    finds the halves it applied already recorded. Used by the Celery task; the in-process
-    executor splits the same way, with its transient-error retries around each half."""
+    """``apply_events``, except that an event the database refuses does not take its batch
+    with it: the batch is halved, each half under an id derived from ``batch_id``, until the
+    refused event stands alone and is dropped (logged). Used by the Celery task; the
+    in-process executor splits the same way, with its transient-error retries around each half.
+
+    Exactly once across deliveries: before splitting, a delivery records ``batch_id`` and a
+    split mark in one transaction. A delivery that finds the id without the mark knows the
+    batch was applied whole; one that finds the mark applies the halves, which count once
+    by their own ids; so a redelivery finishes a split that stopped half-way, and a refusal
+    that does not repeat (a row deleted meanwhile) cannot count a half twice."""
     try:
-        return apply_events(events, batch_id=batch_id)
+        result = apply_events(events, batch_id=batch_id)
     except REFUSED as exc:
-        if len(events) == 1:
+        claimed = _claim_for_split(batch_id, len(events))
+        if claimed and len(events) == 1:
             logger.error("Tracking event refused by the database and dropped: %r (%s)", events[0], exc)
-            parts = [BatchResult(0, 0, failed=1)]
-        else:
-            middle = len(events) // 2
-            parts = [
-                apply_isolating(events[:middle], _part_id(batch_id, "a")),
-                apply_isolating(events[middle:], _part_id(batch_id, "b")),
-            ]
-    with transaction.atomic():
-        if not _record_batch(batch_id, len(events)):
-            return BatchResult(0, 0, duplicate=True)
+            return BatchResult(0, 0, failed=1)
+        if claimed or (len(events) > 1 and _split_marked(batch_id)):
+            return _apply_halves(events, batch_id)
+        return BatchResult(0, 0, duplicate=True)  # another delivery applied it meanwhile
+    if result.duplicate and len(events) > 1 and _split_marked(batch_id):
+        return _apply_halves(events, batch_id)  # finish what an earlier delivery split
+    return result
+
+
+def _apply_halves(events: list[TrackingEvent], batch_id: str) -> BatchResult:
+    middle = len(events) // 2
+    parts = [
+        apply_isolating(events[:middle], _derived_id(batch_id, "a")),
+        apply_isolating(events[middle:], _derived_id(batch_id, "b")),
+    ]
     return BatchResult(
         applied=sum(p.applied for p in parts),
         discarded=sum(p.discarded for p in parts),
         failed=sum(p.failed for p in parts),
+        duplicate=all(p.duplicate for p in parts),
     )
 
 
-def _part_id(batch_id: str, half: str) -> str:
-    return uuid.uuid5(uuid.NAMESPACE_OID, f"{batch_id}/{half}").hex
+def _claim_for_split(batch_id: str, size: int) -> bool:
+    with transaction.atomic():
+        if not _record_batch(batch_id, size):
+            return False
+        _record_batch(_derived_id(batch_id, "split"), size)
+    return True
+
+
+def _split_marked(batch_id: str) -> bool:
+    return AppliedBatch.objects.filter(batch_id=_derived_id(batch_id, "split")).exists()
+
+
+def _derived_id(batch_id: str, part: str) -> str:
+    return uuid.uuid5(uuid.NAMESPACE_OID, f"{batch_id}/{part}").hex
 
 
 BATCH_ID_RETENTION = timedelta(days=7)  # far beyond any redelivery or retry window

@@ -126,6 +126,7 @@ class EventExecutor:
         self._resend: deque[tuple[str, list[TrackingEvent]]] = deque()  # batches to publish again
         self._confirmer: threading.Thread | None = None
         self._confirmer_stop = threading.Event()
+        self._confirm_deadline = 0.0  # set by shutdown before it stops the confirmer
 
     # --- producers ----------------------------------------------------------
     def offer(self, events: list[TrackingEvent]) -> bool:
@@ -287,10 +288,15 @@ class EventExecutor:
         with self._lock:
             self._stats.resent += applied
         if failed:
+            assert self._ledger is not None
+            self._ledger.resend_failed(batch_id)
             logger.error("Tracking batch %s (%d events) could not be published again", batch_id, failed)
 
     # --- hand-off confirmation (broker appliers) -----------------------------
     def _confirm_loop(self) -> None:
+        """Check the hand-offs every ``confirm_interval`` and queue what is due for the workers.
+        At shutdown (``_await_confirmations``) the workers are gone: publish here until the
+        deadline. No thread is started at shutdown: at interpreter exit Python refuses to."""
         try:
             while not self._confirmer_stop.wait(self.confirm_interval):
                 due = self._check_handoffs()
@@ -298,6 +304,7 @@ class EventExecutor:
                     with self._lock:
                         self._resend.extend(due)
                         self._has_work.notify_all()
+            self._confirm_until(self._confirm_deadline)
         finally:
             connection.close()
 
@@ -310,6 +317,9 @@ class EventExecutor:
             _discard_broken_connection()
             logger.warning("Tracking hand-off check failed, trying again: %s", exc)
             return []
+        except Exception:  # the confirm thread must outlive any fault of one check
+            logger.exception("Tracking hand-off check failed, trying again")
+            return []
         for batch_id, events in due:
             logger.warning(
                 "Tracking batch %s (%d events) not applied by a worker yet; publishing it again", batch_id, len(events)
@@ -319,15 +329,14 @@ class EventExecutor:
     def _await_confirmations(self, deadline: float) -> None:
         """At shutdown: wait for the workers to apply what this process handed over, publishing
         again what looks lost, until ``deadline``; what is left stays with the broker.
-        In a thread of its own, so that the caller's database connection is never touched."""
+        The ``tracking-confirm`` thread does it, so that the caller's database connection is
+        never touched."""
         if self._ledger is None:
             return
+        self._confirm_deadline = deadline
         self._confirmer_stop.set()
         if self._confirmer is not None:
-            self._confirmer.join(max(0.0, deadline - time.monotonic()))
-        final = threading.Thread(target=self._confirm_until, args=(deadline,), name="tracking-confirm", daemon=True)
-        final.start()
-        final.join(max(0.0, deadline - time.monotonic()) + 1.0)
+            self._confirmer.join(max(0.0, deadline - time.monotonic()) + 1.0)
         if self._ledger.unconfirmed:
             logger.warning(
                 "Tracking shutdown: %d events handed to the broker are not confirmed applied yet; they stay there",
@@ -336,18 +345,15 @@ class EventExecutor:
 
     def _confirm_until(self, deadline: float) -> None:
         assert self._ledger is not None
-        try:
-            with self._lock:
-                queued, self._resend = list(self._resend), deque()
-            for batch_id, events in queued:
+        with self._lock:
+            queued, self._resend = list(self._resend), deque()
+        for batch_id, events in queued:
+            self._publish_again(batch_id, events)
+        while self._ledger.unconfirmed and time.monotonic() < deadline:
+            for batch_id, events in self._check_handoffs():
                 self._publish_again(batch_id, events)
-            while self._ledger.unconfirmed and time.monotonic() < deadline:
-                for batch_id, events in self._check_handoffs():
-                    self._publish_again(batch_id, events)
-                if self._ledger.unconfirmed:
-                    time.sleep(max(0.0, min(self.confirm_interval, deadline - time.monotonic())))
-        finally:
-            connection.close()
+            if self._ledger.unconfirmed:
+                time.sleep(max(0.0, min(self.confirm_interval, deadline - time.monotonic())))
 
     def _apply_resilient(self, batch: list[TrackingEvent], batch_id: str | None = None) -> tuple[int, int, int]:
         """Apply a batch; returns (applied, discarded, failed) event counts.
@@ -359,6 +365,7 @@ class EventExecutor:
         transaction, until the bad event stands alone and is counted failed: one bad
         event never takes hundreds of good ones with it."""
         attempt = 0
+        resend = batch_id is not None  # only a resend comes with its id
         batch_id = batch_id or uuid.uuid4().hex
         broker_attempt = 0
         while True:
@@ -366,7 +373,7 @@ class EventExecutor:
                 close_old_connections()
                 result = self.apply(batch, batch_id=batch_id) if self._apply_takes_id else self.apply(batch)
                 if self._ledger is not None:
-                    self._ledger.record(batch_id, batch)
+                    self._ledger.record(batch_id, batch, resend=resend)
                 return result.applied, result.discarded, 0
             except BrokerUnavailable as exc:
                 # Keep the batch and retry until the broker is back: it was accepted.

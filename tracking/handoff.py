@@ -6,15 +6,16 @@ worker takes a message with ``BRPOP`` and only then records it as unacknowledged
 second command. If Redis stops between the two, the message is gone from the queue and
 from the unacknowledged set (kombu 5.7, ``Channel._brpop_read`` then ``QoS.append``). A
 message recorded but not acknowledged when the connection drops comes back only after
-the visibility timeout (minutes). Both were seen in CI: 17 of 5,346 events missing after
-a 10 s Redis outage.
+the visibility timeout (minutes). CI lost 17 of 5,346 events to these windows during a
+10 s Redis outage.
 
 So the executor records every published batch here. Every ``TRACKING_CONFIRM_INTERVAL`` a
 thread asks the database which of the recorded batch ids are in ``tracking_appliedbatch``
 (one query per 500 ids) and forgets those. A batch still unconfirmed after
 ``TRACKING_CONFIRM_AFTER`` seconds is published again, with the same id, when a batch sent
 after it is already confirmed (the queue is first in, first out: it was overtaken, so it is
-lost or stranded) or when it is the newest batch (nothing can overtake it). A second copy
+lost or stranded) or when it is the newest batch (nothing can overtake it). A batch handed
+out for a resend is not handed out again until that copy reached Redis. A second copy
 is harmless: ``apply_events`` skips an id it has recorded. Each further attempt waits twice
 as long (at most ``MAX_RESEND_WAIT``), so a stopped worker fleet does not make the web
 processes flood Redis with copies.
@@ -45,8 +46,10 @@ IDS_PER_QUERY = 500
 @dataclass
 class _Published:
     events: list[TrackingEvent]
-    sent_at: float
+    first_sent_at: float  # its place in the queue: what "overtaken" compares
+    sent_at: float  # the last copy: what the wait counts from
     sends: int = 1
+    due: bool = False  # handed out for a resend that has not reached the broker yet
 
 
 class HandoffLedger:
@@ -57,20 +60,23 @@ class HandoffLedger:
         self._lock = threading.Lock()
         self._published: OrderedDict[str, _Published] = OrderedDict()  # oldest send first
         self._events = 0
-        self._confirmed_through = float("-inf")  # latest send time of a confirmed batch
+        self._confirmed_through = float("-inf")  # latest first send of a confirmed batch
         self.confirmed = 0  # events
         self.released = 0  # events forgotten unconfirmed because the ledger was full
 
-    def record(self, batch_id: str, events: list[TrackingEvent]) -> None:
-        """Remember a batch the broker has just accepted (again, for a resend)."""
+    def record(self, batch_id: str, events: list[TrackingEvent], *, resend: bool = False) -> None:
+        """Remember a batch the broker has just accepted. A ``resend`` only updates a batch
+        still watched: one confirmed or released meanwhile stays forgotten."""
         now = self._clock()
         with self._lock:
             entry = self._published.pop(batch_id, None)
             if entry is None:
-                entry = _Published(events, now)
+                if resend:
+                    return
+                entry = _Published(events, now, now)
                 self._events += len(events)
             else:
-                entry.sent_at, entry.sends = now, entry.sends + 1
+                entry.sent_at, entry.sends, entry.due = now, entry.sends + 1, False
             self._published[batch_id] = entry
             while self._events > self.max_events and len(self._published) > 1:
                 old_id, old = self._published.popitem(last=False)
@@ -82,6 +88,13 @@ class HandoffLedger:
                     len(old.events),
                     self.max_events,
                 )
+
+    def resend_failed(self, batch_id: str) -> None:
+        """The resend of ``batch_id`` did not reach the broker: hand it out again after a wait."""
+        with self._lock:
+            entry = self._published.get(batch_id)
+            if entry is not None:
+                entry.sent_at, entry.sends, entry.due = self._clock(), entry.sends + 1, False
 
     @property
     def unconfirmed(self) -> int:
@@ -107,11 +120,14 @@ class HandoffLedger:
                 if entry is not None:
                     self._events -= len(entry.events)
                     self.confirmed += len(entry.events)
-                    self._confirmed_through = max(self._confirmed_through, entry.sent_at)
+                    self._confirmed_through = max(self._confirmed_through, entry.first_sent_at)
             newest = next(reversed(self._published), None)
             for batch_id, entry in self._published.items():
+                if entry.due:  # its resend is still on its way (e.g. the broker is down)
+                    continue
                 wait = min(MAX_RESEND_WAIT, self.confirm_after * 2 ** (entry.sends - 1))
-                overtaken = entry.sent_at < self._confirmed_through
+                overtaken = entry.first_sent_at < self._confirmed_through
                 if now - entry.sent_at >= wait and (overtaken or batch_id == newest):
+                    entry.due = True
                     due.append((batch_id, entry.events))
         return due

@@ -3,11 +3,15 @@ and every accepted event is counted exactly once, through redelivery and a Redis
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 import redis as redis_client
+from django.conf import settings as django_settings
 from django.db import connection
 from django.test import Client
 
@@ -15,6 +19,7 @@ from graph.ids import global_id
 from marketplace.celery import app
 from tests.factories import make_product
 from tests.graph.conftest import GraphQLClient
+from tests.live_server import database_url_for_tests
 from tests.scaleout.servers import start_redis, start_worker
 from tracking.apply import apply_events
 from tracking.celery_backend import send_batch
@@ -256,3 +261,43 @@ def test_a_clean_stop_waits_until_the_workers_applied_what_it_published(redis, w
     # Then by the time it returns a worker has applied them all, and it knows
     assert executor.stats().unconfirmed == 0
     assert total_views([product]) == 50
+
+
+EXITING_SCRIPT = """
+import django
+django.setup()
+from tracking.celery_backend import send_batch
+from tracking.events import TrackingEvent
+from tracking.executor import EventExecutor
+from tracking.models import EventKind
+executor = EventExecutor(apply=send_batch, batch_interval=0.05, confirm_after=2.0, confirm_interval=0.1)
+assert executor.offer([TrackingEvent(EventKind.VIEW, {product_id}) for _ in range(20)])
+"""  # and exits: atexit drains the queue, publishes, and waits for the worker
+
+
+def test_a_script_that_exits_publishes_through_the_configured_redis_and_waits_for_the_worker(redis, worker):
+    # Given a process that knows only the settings (nothing imports the Celery app by hand)
+    product = make_product()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_tests(),
+        "REDIS_URL": redis.url,
+        "TRACKING_BACKEND": "celery",
+        "DJANGO_SETTINGS_MODULE": "marketplace.settings",
+    }
+
+    # When it queues 20 views and exits normally
+    result = subprocess.run(
+        [sys.executable, "-c", EXITING_SCRIPT.format(product_id=product.pk)],
+        cwd=django_settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    # Then the views went through that Redis to the worker, and the exit waited for them
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "not confirmed" not in result.stderr, result.stderr
+    assert "queue drained (20 events processed)" in result.stderr
+    assert total_views([product]) == 20

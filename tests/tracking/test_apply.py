@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.factories import make_category, make_product, make_user, strip_metrics
-from tracking.apply import apply_events, apply_isolating, coalesce
+from tracking.apply import _claim_for_split, _derived_id, apply_events, apply_isolating, coalesce
 from tracking.events import TrackingEvent
 from tracking.models import COUNTER_FIELDS, ActivityEvent, EventKind, ProductMetrics
 from tracking.tracker import favorite_action, listing_view, product_click, product_view, purchase
@@ -188,6 +188,23 @@ def test_a_refused_event_is_isolated_and_the_rest_of_its_batch_counts_once():
     assert second.duplicate and second.applied == 0
     assert metrics(product) == zero(total_views=9)
     assert ActivityEvent.objects.count() == 9
+
+
+def test_a_redelivery_finishes_a_split_that_stopped_half_way():
+    # Given a refused batch whose first delivery claimed it for splitting, applied its first
+    # half and then died (the worker was killed)
+    product = make_products(1)[0]
+    events = product_view(product.pk) * 5 + [TrackingEvent(EventKind.VIEW, product.pk, quantity=0)]
+    assert _claim_for_split("b-half-way", len(events))
+    first_half = apply_isolating(events[:3], _derived_id("b-half-way", "a"))
+    assert first_half.applied == 3
+
+    # When Celery delivers the batch again
+    result = apply_isolating(events, "b-half-way")
+
+    # Then only the second half is applied now: every good event counted once
+    assert (result.applied, result.failed) == (2, 1)
+    assert metrics(product) == zero(total_views=5)
 
 
 def test_an_empty_batch_writes_nothing(django_assert_num_queries):

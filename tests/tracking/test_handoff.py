@@ -124,3 +124,63 @@ def test_many_batches_are_checked_in_chunks(ledger, clock, django_assert_num_que
     with django_assert_num_queries(3):  # 500 ids per query
         ledger.check()
     assert ledger.confirmed == 0 and len(ledger._published) == 1199
+
+
+def test_a_batch_handed_out_for_a_resend_is_not_handed_out_again_until_it_reached_the_broker(ledger, clock):
+    # Given a due batch whose resend is stuck (the broker is down)
+    ledger.record("b-1", views(make_product(), 1))
+    clock.now += 10
+    assert len(ledger.check()) == 1
+
+    # Then later checks do not queue more copies of it
+    clock.now += 60
+    assert ledger.check() == []
+
+    # And once the copy reached the broker, or failed, the waiting starts again
+    ledger.record("b-1", [], resend=True)
+    clock.now += 19
+    assert ledger.check() == []
+    clock.now += 1
+    assert len(ledger.check()) == 1
+    ledger.resend_failed("b-1")
+    clock.now += 39
+    assert ledger.check() == []
+    clock.now += 1
+    assert len(ledger.check()) == 1
+
+
+def test_a_resend_of_a_batch_confirmed_meanwhile_is_not_watched_again(ledger, clock):
+    product = make_product()
+    ledger.record("b-1", views(product, 2))
+    clock.now += 10
+    assert len(ledger.check()) == 1
+    apply_events(views(product, 2), batch_id="b-1")  # the original copy arrives after all
+    assert ledger.check() == [] and ledger.unconfirmed == 0
+
+    ledger.record("b-1", views(product, 2), resend=True)  # the copy reaches Redis afterwards
+
+    assert ledger.unconfirmed == 0 and ledger.confirmed == 2
+
+
+def test_overtaking_is_judged_by_the_first_send_not_by_a_later_copy(ledger, clock):
+    # Given batch A (sent at t) overtaken by Z (t+1, applied) and published again at t+10,
+    # while B and C were published at t+3 and t+4
+    product = make_product()
+    ledger.record("a", views(product, 1))
+    clock.now += 1
+    ledger.record("z", views(product, 1))
+    apply_events(views(product, 1), batch_id="z")
+    clock.now += 2
+    ledger.record("b", views(product, 1))
+    clock.now += 1
+    ledger.record("c", views(product, 1))
+    clock.now += 6
+    assert [batch_id for batch_id, _ in ledger.check()] == ["a"]
+    ledger.record("a", views(product, 1), resend=True)
+
+    # When A's original copy is applied
+    apply_events(views(product, 1), batch_id="a")
+
+    # Then B, sent after A's first send, is not taken for overtaken: only C, the newest, is due
+    clock.now += 10
+    assert [batch_id for batch_id, _ in ledger.check()] == ["c"]
