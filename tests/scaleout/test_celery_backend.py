@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 
+import httpx
 import pytest
 import redis as redis_client
 from django.conf import settings as django_settings
@@ -301,3 +302,24 @@ def test_a_script_that_exits_publishes_through_the_configured_redis_and_waits_fo
     assert "Traceback" not in result.stderr and "not confirmed" not in result.stderr, result.stderr
     assert "queue drained (20 events processed)" in result.stderr
     assert total_views([product]) == 20
+
+
+def test_a_live_server_in_celery_mode_counts_views_through_redis(redis, worker, live_api_factory):
+    # Given the API served by uvicorn with TRACKING_BACKEND=celery, and a worker on the same Redis
+    products = [make_product() for _ in range(3)]
+    server = live_api_factory(TRACKING_BACKEND="celery", REDIS_URL=redis.url, TRACKING_RATE_LIMIT="0")
+    mutation = "mutation($id: ID!) { trackProductView(productId: $id) { accepted queued } }"
+
+    # When a client sends 30 views
+    accepted = 0
+    with httpx.Client(timeout=30) as http:
+        for i in range(30):
+            variables = {"id": global_id("Product", products[i % 3].pk)}
+            receipt = http.post(server.graphql_url, json={"query": mutation, "variables": variables}).json()
+            accepted += receipt["data"]["trackProductView"]["queued"]
+
+    # Then the worker counts every one of them, once
+    assert accepted == 30
+    assert wait_for(lambda: total_views(products) >= 30, timeout=30), f"{total_views(products)} of 30"
+    time.sleep(1)
+    assert total_views(products) == 30
