@@ -129,6 +129,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
+    default_file = WORK / "celery.sqlite3"
+    if args.database_url == f"sqlite:///{default_file}":
+        # Start from a fresh file: rows piled up by a dozen earlier runs cost half the
+        # throughput here (6.3k against 12.9k events/s for the same code).
+        for path in WORK.glob("celery.sqlite3*"):
+            path.unlink()
     setup(args.database_url)
 
     from graph.ids import global_id
