@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from kombu.exceptions import EncodeError
+
 from tracking.apply import BatchResult
 from tracking.events import TrackingEvent
 from tracking.serialization import dump_events
@@ -16,8 +18,11 @@ def send_batch(events: list[TrackingEvent], batch_id: str) -> BatchResult:
     publish that reached Redis although it reported an error is applied only once."""
     from tracking.tasks import apply_tracking_batch
 
+    payload = dump_events(events)  # a fault here is a bug, not an outage: it fails the batch
     try:
-        apply_tracking_batch.apply_async(args=[batch_id, dump_events(events)], task_id=batch_id, retry=False)
+        apply_tracking_batch.apply_async(args=[batch_id, payload], task_id=batch_id, retry=False)
+    except EncodeError:
+        raise
     except Exception as exc:  # kombu/redis raise several types for an unreachable broker
         raise BrokerUnavailable(f"{type(exc).__name__}: {exc}") from exc
     return BatchResult(applied=len(events), discarded=0)

@@ -20,9 +20,10 @@ is harmless: ``apply_events`` skips an id it has recorded. Each further attempt 
 as long (at most ``MAX_RESEND_WAIT``), so a stopped worker fleet does not make the web
 processes flood Redis with copies.
 
-Memory is bounded: past ``TRACKING_UNCONFIRMED_LIMIT`` events the oldest batches are
-released unconfirmed (counted and logged; they remain in Redis, as they would have without
-this ledger).
+A batch published ``MAX_SENDS`` times and never applied is released (logged, counted):
+the workers fail on it, and more copies would not help. Memory is bounded: past
+``TRACKING_UNCONFIRMED_LIMIT`` events the oldest batches are released unconfirmed
+(counted and logged; they remain in Redis, as they would have without this ledger).
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ from tracking.models import AppliedBatch
 logger = logging.getLogger(__name__)
 
 MAX_RESEND_WAIT = 300.0  # seconds; the broker's visibility timeout, after which Redis redelivers anyway
+# A batch published this often and never applied is one the workers cannot apply (a task
+# failing on every delivery): stop copying it, log it, count it released (~8 minutes at 15 s).
+MAX_SENDS = 6
 IDS_PER_QUERY = 500
 
 
@@ -58,7 +62,7 @@ class HandoffLedger:
         self.max_events = max_events
         self._clock = clock
         self._lock = threading.Lock()
-        self._published: OrderedDict[str, _Published] = OrderedDict()  # oldest send first
+        self._published: OrderedDict[str, _Published] = OrderedDict()  # oldest first send first
         self._events = 0
         self._confirmed_through = float("-inf")  # latest first send of a confirmed batch
         self.confirmed = 0  # events
@@ -69,15 +73,14 @@ class HandoffLedger:
         still watched: one confirmed or released meanwhile stays forgotten."""
         now = self._clock()
         with self._lock:
-            entry = self._published.pop(batch_id, None)
-            if entry is None:
-                if resend:
-                    return
-                entry = _Published(events, now, now)
-                self._events += len(events)
-            else:
+            entry = self._published.get(batch_id)
+            if entry is not None:  # a copy: the batch keeps its place in the order of first sends
                 entry.sent_at, entry.sends, entry.due = now, entry.sends + 1, False
-            self._published[batch_id] = entry
+                return
+            if resend:
+                return
+            self._published[batch_id] = _Published(events, now, now)
+            self._events += len(events)
             while self._events > self.max_events and len(self._published) > 1:
                 old_id, old = self._published.popitem(last=False)
                 self._events -= len(old.events)
@@ -122,12 +125,27 @@ class HandoffLedger:
                     self.confirmed += len(entry.events)
                     self._confirmed_through = max(self._confirmed_through, entry.first_sent_at)
             newest = next(reversed(self._published), None)
+            given_up = []
             for batch_id, entry in self._published.items():
                 if entry.due:  # its resend is still on its way (e.g. the broker is down)
                     continue
                 wait = min(MAX_RESEND_WAIT, self.confirm_after * 2 ** (entry.sends - 1))
                 overtaken = entry.first_sent_at < self._confirmed_through
                 if now - entry.sent_at >= wait and (overtaken or batch_id == newest):
+                    if entry.sends >= MAX_SENDS:
+                        given_up.append(batch_id)
+                        continue
                     entry.due = True
                     due.append((batch_id, entry.events))
+            for batch_id in given_up:
+                entry = self._published.pop(batch_id)
+                self._events -= len(entry.events)
+                self.released += len(entry.events)
+                logger.error(
+                    "Tracking batch %s (%d events) not applied after %d publications; no longer watched "
+                    "(see the workers' logs; it may still be in the broker)",
+                    batch_id,
+                    len(entry.events),
+                    entry.sends,
+                )
         return due

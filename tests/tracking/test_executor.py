@@ -19,7 +19,7 @@ from django.db import OperationalError, connection
 from graph.ids import global_id
 from tests.factories import make_category, make_product, make_user
 from tests.graph.conftest import GraphQLClient
-from tracking.apply import apply_events
+from tracking.apply import BatchResult, apply_events
 from tracking.events import TrackingEvent
 from tracking.executor import EventExecutor, current_executor, set_executor
 from tracking.models import ActivityEvent, EventKind, ProductMetrics
@@ -325,3 +325,47 @@ def test_one_event_the_database_refuses_does_not_take_the_good_ones_with_it():
     finally:
         executor.shutdown(5)
         set_executor(previous)
+
+
+def wait_for_condition(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+class LossyBroker:
+    """A broker hand-off (``confirms_handoff``) whose first copy of a batch is lost, whose
+    second publication fails, and whose third is applied as a worker would."""
+
+    confirms_handoff = True
+
+    def __init__(self) -> None:
+        self.publications: list[str] = []
+
+    def __call__(self, events: list[TrackingEvent], batch_id: str):
+        self.publications.append(batch_id)
+        if len(self.publications) == 2:
+            raise RuntimeError("the copy could not be published")
+        if len(self.publications) == 3:
+            apply_events(events, batch_id=batch_id)
+        return BatchResult(applied=len(events), discarded=0)
+
+
+def test_a_lost_hand_off_is_published_again_until_a_worker_applied_it(install_executor):
+    # Given a broker that loses the first copy of a batch and fails to take the second
+    product = make_products(1)[0]
+    broker = LossyBroker()
+    executor = install_executor(workers=1, batch_interval=0.01, apply=broker, confirm_after=0.2, confirm_interval=0.02)
+
+    # When four views are handed over
+    assert executor.offer(product_view(product.pk) * 4)
+
+    # Then the executor publishes the batch again, same id, until it is applied, and counts it once
+    assert wait_for_condition(lambda: executor.stats().unconfirmed == 0 and len(broker.publications) == 3)
+    assert len(set(broker.publications)) == 1
+    assert counters_of(product, "total_views") == {"total_views": 4}
+    stats = executor.stats()
+    assert (stats.processed, stats.resent, stats.released) == (4, 4, 0)

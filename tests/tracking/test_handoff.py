@@ -11,7 +11,7 @@ import pytest
 from tests.factories import make_product
 from tracking.apply import apply_events
 from tracking.events import TrackingEvent
-from tracking.handoff import MAX_RESEND_WAIT, HandoffLedger
+from tracking.handoff import MAX_RESEND_WAIT, MAX_SENDS, HandoffLedger
 from tracking.models import EventKind
 
 pytestmark = pytest.mark.django_db
@@ -98,8 +98,8 @@ def test_each_resend_waits_twice_as_long(ledger, clock):
 def test_the_wait_stops_growing_at_the_visibility_timeout(clock):
     ledger = HandoffLedger(confirm_after=100, max_events=10, clock=clock)
     ledger.record("b-1", views(make_product(), 1))
-    for _ in range(5):
-        ledger.record("b-1", [])  # published again, many times
+    for _ in range(4):
+        ledger.record("b-1", [], resend=True)  # published again: 5 sends, 1,600 s uncapped
     clock.now += MAX_RESEND_WAIT
     assert len(ledger.check()) == 1
 
@@ -184,3 +184,34 @@ def test_overtaking_is_judged_by_the_first_send_not_by_a_later_copy(ledger, cloc
     # Then B, sent after A's first send, is not taken for overtaken: only C, the newest, is due
     clock.now += 10
     assert [batch_id for batch_id, _ in ledger.check()] == ["c"]
+
+
+def test_a_resend_keeps_its_batch_in_the_order_of_first_sends(ledger, clock):
+    # Given A, overtaken and copied, and C published after A's first send and then lost
+    product = make_product()
+    ledger.record("a", views(product, 1))
+    clock.now += 1
+    ledger.record("z", views(product, 1))
+    apply_events(views(product, 1), batch_id="z")
+    clock.now += 9
+    assert [batch_id for batch_id, _ in ledger.check()] == ["a"]
+    clock.now += 1
+    ledger.record("c", views(product, 1))
+    ledger.record("a", views(product, 1), resend=True)  # A's copy reaches Redis after C
+
+    # Then C is still the newest batch, and is published again after its wait
+    clock.now += 10
+    assert [batch_id for batch_id, _ in ledger.check()] == ["c"]
+
+
+def test_a_batch_no_worker_ever_applies_is_given_up_after_max_sends(clock):
+    ledger = HandoffLedger(confirm_after=1, max_events=100, clock=clock)
+    ledger.record("b-poison", views(make_product(), 2))
+    for _ in range(MAX_SENDS - 1):
+        clock.now += MAX_RESEND_WAIT
+        assert [batch_id for batch_id, _ in ledger.check()] == ["b-poison"]
+        ledger.record("b-poison", [], resend=True)
+
+    clock.now += MAX_RESEND_WAIT
+    assert ledger.check() == []
+    assert (ledger.unconfirmed, ledger.released) == (0, 2)
