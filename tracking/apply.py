@@ -102,7 +102,11 @@ def apply_isolating(events: list[TrackingEvent], batch_id: str) -> BatchResult:
     split mark in one transaction. A delivery that finds the id without the mark knows the
     batch was applied whole; one that finds the mark applies the halves, which count once
     by their own ids; so a redelivery finishes a split that stopped half-way, and a refusal
-    that does not repeat (a row deleted meanwhile) cannot count a half twice."""
+    that does not repeat (a row deleted meanwhile) cannot count a half twice.
+
+    Known gap: the claim records ``batch_id``, so the web process's hand-off ledger takes the
+    batch as applied before its halves are. If this worker is then killed and Redis also
+    loses the unacknowledged message, the halves are lost: two rare faults at once."""
     try:
         result = apply_events(events, batch_id=batch_id)
     except REFUSED as exc:
