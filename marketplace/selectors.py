@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.db.models import Avg, Count, FloatField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from marketplace.models import Category, Product, ProductImage, ProductReview
+from marketplace.models import Category, OrderItem, Product, ProductImage, ProductReview
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,15 @@ def ratings_for(product_ids: Iterable[int]) -> dict[int, tuple[float, int]]:
         .values_list("product_id", "average", "count")
     )
     return {pid: (float(avg), count) for pid, avg, count in rows}
+
+
+def order_items_for(order_ids: Iterable[int]) -> dict[int, list[OrderItem]]:
+    """Each order's lines with their products, in one query."""
+    by_order: dict[int, list[OrderItem]] = {}
+    lines = OrderItem.objects.filter(order_id__in=list(order_ids)).select_related("product").order_by("order_id", "id")
+    for line in lines:
+        by_order.setdefault(line.order_id, []).append(line)
+    return by_order
 
 
 def images_for(product_ids: Iterable[int]) -> dict[int, list[ProductImage]]:

@@ -11,6 +11,7 @@ from asgiref.sync import sync_to_async
 from strawberry.types import Info
 
 from graph.ids import global_id
+from graph.loaders.commerce import OrderItemsByOrderIdLoader
 from graph.pagination import Ordering, SortKey, decode_cursor, encode_cursor, page_size, slice_page
 from graph.types.catalogue import ProductConnection, ProductEdge, ProductType
 from graph.types.common import PageInfo
@@ -95,8 +96,8 @@ class OrderType:
         return strawberry.ID(global_id("Order", root.pk))
 
     @strawberry.field
-    async def items(self, root: strawberry.Parent[Order]) -> list[OrderItemType]:
-        return await sync_to_async(lambda: list(root.items.select_related("product").order_by("id")))()
+    def items(self, root: strawberry.Parent[Order], info: Info) -> list[OrderItemType]:
+        return OrderItemsByOrderIdLoader(info.context).load(root.pk)
 
 
 @strawberry.type

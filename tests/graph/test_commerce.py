@@ -233,3 +233,24 @@ def test_a_cart_reads_its_lines_once_whatever_fields_are_asked(django_assert_num
     with django_assert_num_queries(4):
         cart = gql.data("{ cart { totalQuantity subtotal items { quantity lineTotal product { name } } } }")["cart"]
     assert cart["totalQuantity"] == 3 and len(cart["items"]) == 3
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("order_count", [2, 8])
+def test_an_order_history_costs_the_same_queries_at_2_and_8_orders(django_assert_num_queries, order_count):
+    # Given a shopper with several orders of two lines each
+    gql, user = shopper()
+    products = [make_product() for _ in range(2)]
+    for _ in range(order_count):
+        order = Order.objects.create(user=user, total=Decimal("30.00"))
+        for product in products:
+            OrderItem.objects.create(order=order, product=product, quantity=1, unit_price=Decimal("15.00"))
+
+    # When they read their order history with every line
+    # (session + user, the orders page, all their lines with products in one query)
+    with django_assert_num_queries(4):
+        data = gql.data("{ me { orders(first: 20) { edges { node { total items { quantity product { name } } } } } } }")
+
+    # Then every order came back with its lines
+    edges = data["me"]["orders"]["edges"]
+    assert len(edges) == order_count and all(len(edge["node"]["items"]) == 2 for edge in edges)
