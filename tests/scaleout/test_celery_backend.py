@@ -3,7 +3,6 @@ and every accepted event is counted exactly once, through redelivery and a Redis
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -20,8 +19,8 @@ from graph.ids import global_id
 from marketplace.celery import app
 from tests.factories import make_product
 from tests.graph.conftest import GraphQLClient
-from tests.live_server import database_url_for_tests
 from tests.scaleout.servers import start_redis, start_worker
+from tests.tracking.helpers import child_env, wait_for
 from tracking.apply import apply_events
 from tracking.celery_backend import send_batch
 from tracking.events import TrackingEvent
@@ -73,15 +72,6 @@ def celery_executor(settings):
 
 def total_views(products) -> int:
     return sum(ProductMetrics.objects.filter(product__in=products).values_list("total_views", flat=True))
-
-
-def wait_for(predicate, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return predicate()
 
 
 def test_eight_threads_through_the_api_are_counted_exactly(worker, celery_executor):
@@ -279,13 +269,7 @@ assert executor.offer([TrackingEvent(EventKind.VIEW, {product_id}) for _ in rang
 def test_a_script_that_exits_publishes_through_the_configured_redis_and_waits_for_the_worker(redis, worker):
     # Given a process that knows only the settings (nothing imports the Celery app by hand)
     product = make_product()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url_for_tests(),
-        "REDIS_URL": redis.url,
-        "TRACKING_BACKEND": "celery",
-        "DJANGO_SETTINGS_MODULE": "marketplace.settings",
-    }
+    env = child_env(REDIS_URL=redis.url, TRACKING_BACKEND="celery", DJANGO_SETTINGS_MODULE="marketplace.settings")
 
     # When it queues 20 views and exits normally
     result = subprocess.run(

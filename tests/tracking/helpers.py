@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from django.db import connection
 
 from marketplace.models import Product
 from tests.factories import make_category, make_product, make_user
+from tests.live_server import database_url_for_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,21 +25,10 @@ def make_products(count: int) -> list[Product]:
     return [make_product(seller=seller, category=category) for _ in range(count)]
 
 
-def child_database_url() -> str:
-    """The URL of the database this test runs on (``test_...``), for a child process's DATABASE_URL."""
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings['NAME']}"
-    return (
-        f"postgres://{settings['USER']}:{settings['PASSWORD']}@{settings['HOST'] or '127.0.0.1'}:"
-        f"{settings['PORT'] or 5432}/{settings['NAME']}"
-    )
-
-
 def child_env(**extra: str) -> dict[str, str]:
     """The environment for a child process that must use this test's database."""
     clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL"}}
-    return {**clean, "DATABASE_URL": child_database_url(), **extra}
+    return {**clean, "DATABASE_URL": database_url_for_tests(), **extra}
 
 
 def manage(*args: str) -> list[str]:
@@ -50,6 +41,16 @@ def run_manage(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     The calling test needs ``django_db(transaction=True)``: the child sees committed rows only.
     """
     return subprocess.run(manage(*args), cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=timeout)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 60.0, interval: float = 0.05) -> bool:
+    """Poll ``predicate`` until it holds or ``timeout`` seconds passed; its last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
 
 
 def run_in_threads(tasks: list[Callable[[], object]]) -> list[BaseException]:

@@ -11,7 +11,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.factories import make_category, make_product, make_user, strip_metrics
+from tests.factories import make_user, strip_metrics
+from tests.tracking.helpers import make_products
 from tracking.apply import _claim_for_split, _derived_id, apply_events, apply_isolating, coalesce
 from tracking.events import TrackingEvent
 from tracking.models import COUNTER_FIELDS, ActivityEvent, EventKind, ProductMetrics
@@ -20,11 +21,6 @@ from tracking.tracker import favorite_action, listing_view, product_click, produ
 pytestmark = pytest.mark.django_db
 
 ALL_COUNTERS = COUNTER_FIELDS
-
-
-def make_products(count: int):
-    seller, category = make_user(), make_category()
-    return [make_product(seller=seller, category=category) for _ in range(count)]
 
 
 def metrics(product) -> dict:

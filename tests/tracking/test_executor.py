@@ -14,14 +14,16 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import OperationalError
 
 from graph.ids import global_id
-from tests.factories import make_category, make_product, make_user
+from tests.factories import make_product
 from tests.graph.conftest import GraphQLClient
+from tests.tracking.helpers import make_products, wait_for
+from tests.tracking.helpers import run_in_threads as start_together
 from tracking.apply import BatchResult, apply_events
 from tracking.events import TrackingEvent
-from tracking.executor import EventExecutor, current_executor, set_executor
+from tracking.executor import EventExecutor, set_executor
 from tracking.models import ActivityEvent, EventKind, ProductMetrics
 from tracking.tracker import AsyncTracker, listing_view, product_click, product_view
 
@@ -36,32 +38,9 @@ OFFER_OF = {
 
 
 @pytest.fixture
-def install_executor():
-    """``install_executor(**options)`` makes the process executor a fresh one for this test;
-    the previous one comes back afterwards, and ours is stopped."""
-    previous, installed = current_executor(), []
-
-    def install(**options) -> EventExecutor:
-        executor = EventExecutor(**{"batch_interval": 0.01, "retry_base_delay": 0.01, **options})
-        installed.append(executor)
-        set_executor(executor)
-        return executor
-
-    yield install
-    set_executor(previous)
-    for executor in installed:
-        executor.shutdown(timeout=10)
-
-
-@pytest.fixture
 def gql(client, settings) -> GraphQLClient:
     settings.TRACKING_RATE_LIMIT = 0  # one test visitor; the rate limit is not what is tested here
     return GraphQLClient(client)
-
-
-def make_products(count: int):
-    seller, category = make_user(), make_category()
-    return [make_product(seller=seller, category=category) for _ in range(count)]
 
 
 def counters_of(product, *fields: str) -> dict[str, int]:
@@ -70,26 +49,9 @@ def counters_of(product, *fields: str) -> dict[str, int]:
 
 
 def run_in_threads(count: int, task: Callable[[int], object]) -> list:
-    """Run ``task(n)`` in ``count`` threads started at the same moment; return their results in order.
-    Each thread closes its database connection at the end."""
-    barrier = threading.Barrier(count)
+    """Run ``task(n)`` in ``count`` threads started at the same moment; return their results in order."""
     results: list = [None] * count
-    errors: list[BaseException] = []
-
-    def run(n: int) -> None:
-        try:
-            barrier.wait()
-            results[n] = task(n)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    errors = start_together([lambda n=n: results.__setitem__(n, task(n)) for n in range(count)])
     assert not errors, errors
     return results
 
@@ -327,15 +289,6 @@ def test_one_event_the_database_refuses_does_not_take_the_good_ones_with_it():
         set_executor(previous)
 
 
-def wait_for_condition(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
-
-
 class LossyBroker:
     """A broker hand-off (``confirms_handoff``) whose first copy of a batch is lost, whose
     second publication fails, and whose third is applied as a worker would."""
@@ -364,7 +317,7 @@ def test_a_lost_hand_off_is_published_again_until_a_worker_applied_it(install_ex
     assert executor.offer(product_view(product.pk) * 4)
 
     # Then the executor publishes the batch again, same id, until it is applied, and counts it once
-    assert wait_for_condition(lambda: executor.stats().unconfirmed == 0 and len(broker.publications) == 3)
+    assert wait_for(lambda: executor.stats().unconfirmed == 0 and len(broker.publications) == 3)
     assert len(set(broker.publications)) == 1
     assert counters_of(product, "total_views") == {"total_views": 4}
     stats = executor.stats()

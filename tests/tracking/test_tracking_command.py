@@ -13,36 +13,14 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from tests.factories import make_category, make_product, make_user
 from tests.live_server import database_url_for_tests
+from tests.tracking.helpers import make_products
 from tracking.apply import apply_events
-from tracking.executor import EventExecutor, TrackingStats, current_executor, set_executor
+from tracking.executor import TrackingStats
 from tracking.management.commands.test_async_tracking import Command
 from tracking.models import ActivityEvent, ProductMetrics
 
 COMMAND = "test_async_tracking"
-
-
-@pytest.fixture
-def install_executor():
-    """``install_executor(**options)``: a fresh process executor for the command to use; the previous one after."""
-    previous, installed = current_executor(), []
-
-    def install(**options) -> EventExecutor:
-        executor = EventExecutor(**{"batch_interval": 0.01, **options})
-        installed.append(executor)
-        set_executor(executor)
-        return executor
-
-    yield install
-    set_executor(previous)
-    for executor in installed:
-        executor.shutdown(timeout=10)
-
-
-def make_products(count: int):
-    seller, category = make_user(), make_category()
-    return [make_product(seller=seller, category=category) for _ in range(count)]
 
 
 def run(*args: str) -> str:
