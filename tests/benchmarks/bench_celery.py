@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.benchmarks.loadgen import run_in_child
+
 ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / "tests" / "benchmarks" / "work"
 RESULTS = ROOT / "tests" / "benchmarks" / "results"
@@ -92,15 +94,7 @@ def latency(server_url: str, port: int, product_gid: str, repeats: int, requests
             "concurrency": 1,
             "warmup": 20,
         }
-        out = subprocess.run(
-            [sys.executable, "-m", "tests.benchmarks.loadgen"],
-            input=json.dumps(spec),
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            check=True,
-        )
-        return json.loads(out.stdout)["latencies_ms"]
+        return run_in_child(spec)["latencies_ms"]
 
     typename = json.dumps({"query": "{ __typename }"})
     track = json.dumps(

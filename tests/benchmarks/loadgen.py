@@ -21,8 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 
 class Client:
@@ -125,6 +127,22 @@ async def run(spec: dict) -> dict:
         "matched": matched,
         "first_body": first_body[0].decode(errors="replace") if first_body else "",
     }
+
+
+def run_in_child(spec: dict) -> dict:
+    """Run the generator in its own process (so it does not share this one's CPU and GIL);
+    its result, or RuntimeError with what it printed when it failed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks.loadgen"],
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"load generator failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout)
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, replace
 
-from tests.benchmarks import database, report
+from tests.benchmarks import database, loadgen, report
 from tests.benchmarks.database import ROOT
 from tests.benchmarks.profile_listing import LISTING
 
@@ -114,17 +114,10 @@ def load(server, request: dict, *, requests: int, concurrency: int, count_substr
         "count_substring": count_substring,
         **request,
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.benchmarks.loadgen"],
-        input=json.dumps(spec),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"load generator failed: {done.stderr[-2000:]}\nserver log:\n{server.log_tail()}")
-    result = json.loads(done.stdout)
+    try:
+        result = loadgen.run_in_child(spec)
+    except RuntimeError as exc:
+        raise RuntimeError(f"{exc}\nserver log:\n{server.log_tail()}") from None
     ok = result["statuses"].get("200", 0)
     result["errors"] = sum(result["statuses"].values()) - ok + (1 if '"errors"' in result["first_body"] else 0)
     result["responses_ok"] = ok
