@@ -61,12 +61,7 @@ def create_product(
         field, messages = next(iter(exc.message_dict.items()))
         code = "unique" if "already exists" in messages[0] else "invalid"
         raise ServiceError(messages[0], field=field, code=code) from None
-    try:
-        with transaction.atomic():
-            product.save()
-    except IntegrityError:
-        raise ServiceError("That slug is taken.", field="slug", code="unique") from None
-    return product
+    return _save(product)
 
 
 def update_product(*, product: Product, **changes) -> Product:
@@ -74,6 +69,11 @@ def update_product(*, product: Product, **changes) -> Product:
     _validate(changes)
     for key, value in changes.items():
         setattr(product, key, Decimal(value) if key == "price" else value)
+    return _save(product)
+
+
+def _save(product: Product) -> Product:
+    """Save, turning the slug's unique constraint (a concurrent save won it) into a field error."""
     try:
         with transaction.atomic():
             product.save()
