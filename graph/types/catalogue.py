@@ -13,7 +13,6 @@ from decimal import Decimal
 import strawberry
 from strawberry.types import Info
 
-from graph.ids import global_id
 from graph.loaders import (
     CategoryByIdLoader,
     ChildrenByCategoryIdLoader,
@@ -27,7 +26,7 @@ from graph.loaders import (
 from graph.loaders.catalogue import REVIEW_ORDER, ReviewPageKey
 from graph.orderings import ProductOrder
 from graph.pagination import decode_cursor, encode_cursor, page_size
-from graph.types.common import PageInfo
+from graph.types.common import PageInfo, global_id_field
 from graph.types.metrics import ProductMetricsType
 from marketplace.models import Category, Product, ProductReview
 
@@ -40,9 +39,7 @@ ProductOrderEnum = strawberry.enum(
 
 @strawberry.type(name="Seller", description="The public face of a user who sells.")
 class SellerType:
-    @strawberry.field
-    def id(self, root: strawberry.Parent[object]) -> strawberry.ID:
-        return strawberry.ID(global_id("Seller", root.pk))
+    id: strawberry.ID = global_id_field("Seller")
 
     @strawberry.field(description="Full name when given, else the username.")
     def display_name(self, root: strawberry.Parent[object]) -> str:
@@ -69,9 +66,7 @@ class ReviewType:
     body: str
     created_at: datetime
 
-    @strawberry.field
-    def id(self, root: strawberry.Parent[ProductReview]) -> strawberry.ID:
-        return strawberry.ID(global_id("Review", root.pk))
+    id: strawberry.ID = global_id_field("Review")
 
     @strawberry.field
     def author(self, root: strawberry.Parent[ProductReview], info: Info) -> SellerType:
@@ -99,9 +94,7 @@ class ProductType:
     stock: int
     created_at: datetime
 
-    @strawberry.field
-    def id(self, root: strawberry.Parent[Product]) -> strawberry.ID:
-        return strawberry.ID(global_id("Product", root.pk))
+    id: strawberry.ID = global_id_field("Product")
 
     @strawberry.field
     def in_stock(self, root: strawberry.Parent[Product]) -> bool:
@@ -173,9 +166,7 @@ class CategoryType:
     slug: str
     description: str
 
-    @strawberry.field
-    def id(self, root: strawberry.Parent[Category]) -> strawberry.ID:
-        return strawberry.ID(global_id("Category", root.pk))
+    id: strawberry.ID = global_id_field("Category")
 
     @strawberry.field
     async def parent(self, root: strawberry.Parent[Category], info: Info) -> CategoryType | None:

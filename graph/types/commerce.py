@@ -10,11 +10,10 @@ import strawberry
 from asgiref.sync import sync_to_async
 from strawberry.types import Info
 
-from graph.ids import global_id
 from graph.loaders.commerce import OrderItemsByOrderIdLoader
 from graph.pagination import Ordering, SortKey, decode_cursor, encode_cursor, page_size, slice_page
 from graph.types.catalogue import ProductConnection, ProductEdge, ProductType
-from graph.types.common import PageInfo
+from graph.types.common import PageInfo, global_id_field
 from marketplace.models import ApiToken, Cart, CartItem, Favorite, Order, OrderItem, Product
 
 NEWEST_FIRST = (SortKey("created_at", True, datetime), SortKey("id", True))
@@ -45,9 +44,7 @@ class CartItemType:
 
 @strawberry.type(name="Cart")
 class CartType:
-    @strawberry.field
-    def id(self, root: strawberry.Parent[Cart]) -> strawberry.ID:
-        return strawberry.ID(global_id("Cart", root.pk))
+    id: strawberry.ID = global_id_field("Cart")
 
     @strawberry.field
     async def items(self, root: strawberry.Parent[Cart]) -> list[CartItemType]:
@@ -91,9 +88,7 @@ class OrderType:
     total: Decimal
     created_at: datetime
 
-    @strawberry.field
-    def id(self, root: strawberry.Parent[Order]) -> strawberry.ID:
-        return strawberry.ID(global_id("Order", root.pk))
+    id: strawberry.ID = global_id_field("Order")
 
     @strawberry.field
     def items(self, root: strawberry.Parent[Order], info: Info) -> list[OrderItemType]:
@@ -120,9 +115,7 @@ class ApiTokenType:
     last_used_at: datetime | None
     revoked_at: datetime | None
 
-    @strawberry.field
-    def id(self, root: strawberry.Parent[ApiToken]) -> strawberry.ID:
-        return strawberry.ID(global_id("ApiToken", root.pk))
+    id: strawberry.ID = global_id_field("ApiToken")
 
 
 async def _page(qs, ordering: Ordering, first: int | None, after: str | None):
@@ -152,9 +145,7 @@ class UserType:
     email: str
     is_staff: bool
 
-    @strawberry.field
-    def id(self, root: strawberry.Parent[object]) -> strawberry.ID:
-        return strawberry.ID(global_id("User", root.pk))
+    id: strawberry.ID = global_id_field("User")
 
     @strawberry.field(description="Favorited products, most recent first.")
     async def favorites(
