@@ -65,7 +65,6 @@ class HandoffLedger:
         self._published: OrderedDict[str, _Published] = OrderedDict()  # oldest first send first
         self._events = 0
         self._confirmed_through = float("-inf")  # latest first send of a confirmed batch
-        self.confirmed = 0  # events
         self.released = 0  # events forgotten unconfirmed because the ledger was full
 
     def record(self, batch_id: str, events: list[TrackingEvent], *, resend: bool = False) -> None:
@@ -122,7 +121,6 @@ class HandoffLedger:
                 entry = self._published.pop(batch_id, None)
                 if entry is not None:
                     self._events -= len(entry.events)
-                    self.confirmed += len(entry.events)
                     self._confirmed_through = max(self._confirmed_through, entry.first_sent_at)
             newest = next(reversed(self._published), None)
             given_up = []
