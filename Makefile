@@ -42,7 +42,7 @@ seed: migrate
 
 run: seed $(NPMSTAMP)
 	@echo "GraphiQL: http://$(HOST):$(PORT)/graphql/"
-	$(PY) -m uvicorn marketplace.asgi:application --host $(HOST) --port $(PORT)
+	$(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT)
 
 test: install $(NPMSTAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

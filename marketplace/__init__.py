@@ -1,6 +1,4 @@
-# Load the Celery app with Django, as Celery's Django guide does: without it a web process
-# with TRACKING_BACKEND=celery would publish through Celery's default app (amqp://localhost),
-# not the configured Redis, because nothing else imports marketplace.celery there.
-from marketplace.celery import app as celery_app
+"""Catalogue and commerce: the domain (models, services that write, selectors that read).
 
-__all__ = ("celery_app",)
+The Django project itself (settings, urls, the ASGI/WSGI entry points, the Celery app)
+lives in ``config``."""

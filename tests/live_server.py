@@ -1,6 +1,6 @@
 """The real server in a subprocess, for tests that talk to it over HTTP (a browser, node scripts).
 
-``live_api`` starts ``python -m uvicorn marketplace.asgi:application`` on a free port of
+``live_api`` starts ``python -m uvicorn config.asgi:application`` on a free port of
 127.0.0.1, pointed at the *test* database, and stops it after the test. It uses
 ``transactional_db``: rows the test creates are committed, so the server process sees
 them, and the tables are emptied after the test (the server is stopped first, so it
@@ -127,7 +127,7 @@ def start_server(env_overrides: dict[str, str] | None = None, host: str = "127.0
         "DATABASE_URL": database_url_for_tests(),
         "DEBUG": "1",
         "PYTHONUNBUFFERED": "1",
-        "DJANGO_SETTINGS_MODULE": "marketplace.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         **(env_overrides or {}),
     }
     failures: list[str] = []
@@ -135,7 +135,7 @@ def start_server(env_overrides: dict[str, str] | None = None, host: str = "127.0
         port = _free_port(host)
         log_file = tempfile.NamedTemporaryFile(prefix=f"live-server-{port}-", suffix=".log", delete=False)  # noqa: SIM115
         log_path = Path(log_file.name)
-        cmd = [sys.executable, "-m", "uvicorn", "marketplace.asgi:application", "--host", host, "--port", str(port)]
+        cmd = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", host, "--port", str(port)]
         # A file, not a PIPE: nobody reads the server's output while the test runs, and a full
         # pipe would block the server on its next log line.
         process = subprocess.Popen(

@@ -30,7 +30,7 @@ RESULTS = ROOT / "tests" / "benchmarks" / "results"
 
 def setup(database_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
     django.setup()
@@ -131,8 +131,8 @@ def main() -> None:
             path.unlink()
     setup(args.database_url)
 
+    from config.celery import app
     from graph.ids import global_id
-    from marketplace.celery import app
     from marketplace.models import Product
     from tests.scaleout.servers import free_port, start_redis, start_worker
 
@@ -153,7 +153,7 @@ def main() -> None:
             "TRACKING_RATE_LIMIT": "0",
         }
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "marketplace.asgi:application", "--port", str(port), "--no-access-log"],
+            [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port), "--no-access-log"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

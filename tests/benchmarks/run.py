@@ -359,7 +359,7 @@ def main(argv=None) -> None:
             "tests.benchmarks.drain",
             ["--events", str(mode.drain_events), "--naive-events", str(mode.naive_events), "--runs", str(args.repeats)],
             choice,
-            settings="marketplace.settings",
+            settings="config.settings",
         )
     if "profile" in phases and importlib.util.find_spec("pyinstrument") is None:
         log("Profile: skipped, pyinstrument is not installed (pip install pyinstrument)")

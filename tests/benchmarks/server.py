@@ -76,7 +76,7 @@ def start(database_url: str) -> Server:
         sys.executable,
         "-m",
         "uvicorn",
-        "marketplace.asgi:application",
+        "config.asgi:application",
         "--host",
         HOST,
         "--port",

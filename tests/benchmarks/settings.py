@@ -6,8 +6,8 @@ per-connection SQL counter. Nothing here changes how the product behaves: the da
 middleware, tracking executor and GraphQL schema are the product's own.
 """
 
-from marketplace.settings import *  # noqa: F403
-from marketplace.settings import INSTALLED_APPS
+from config.settings import *  # noqa: F403
+from config.settings import INSTALLED_APPS
 
 ROOT_URLCONF = "tests.benchmarks.urls"
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.benchmarks.apps.BenchmarksConfig"]

@@ -13,5 +13,5 @@ urlpatterns = [
     path("bench/raw-listing/", floors.raw_listing),
     path("bench/before-listing/", floors.before_listing),
     path("bench/peer-graphql/", csrf_exempt(AsyncGraphQLView.as_view(schema=peer.schema))),
-    path("", include("marketplace.urls")),
+    path("", include("config.urls")),
 ]

@@ -301,7 +301,7 @@ if then == "stay":
 
 
 def test_metrics_of_several_processes_add_up(client, tmp_path, monkeypatch):
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "marketplace.settings"}
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "config.settings"}
 
     def worker(*args: str, **kwargs) -> subprocess.Popen:
         command = [sys.executable, "-c", RECORD_IN_A_WORKER, *args]
@@ -338,11 +338,11 @@ def two_worker_server(transactional_db, tmp_path):
     env = {
         **os.environ,
         "DATABASE_URL": database_url_for_tests(),
-        "DJANGO_SETTINGS_MODULE": "marketplace.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "1",
         "PROMETHEUS_MULTIPROC_DIR": str(directory),
     }
-    command = [sys.executable, "-m", "uvicorn", "marketplace.asgi:application", "--port", str(port), "--workers", "2"]
+    command = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port), "--workers", "2"]
     with open(tmp_path / "server.log", "w") as log:
         server = subprocess.Popen(command, cwd=django_settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -106,7 +106,7 @@ def start_worker(redis_url: str, *extra_env: tuple[str, str]) -> CeleryWorker:
         "DATABASE_URL": database_url_for_tests(),
         "REDIS_URL": redis_url,
         "TRACKING_BACKEND": "celery",
-        "DJANGO_SETTINGS_MODULE": "marketplace.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "PYTHONUNBUFFERED": "1",
         **dict(extra_env),
     }

@@ -15,8 +15,8 @@ from django.conf import settings as django_settings
 from django.db import connection
 from django.test import Client
 
+from config.celery import app
 from graph.ids import global_id
-from marketplace.celery import app
 from tests.factories import make_product
 from tests.graph.conftest import GraphQLClient
 from tests.scaleout.servers import start_redis, start_worker
@@ -269,7 +269,7 @@ assert executor.offer([TrackingEvent(EventKind.VIEW, {product_id}) for _ in rang
 def test_a_script_that_exits_publishes_through_the_configured_redis_and_waits_for_the_worker(redis, worker):
     # Given a process that knows only the settings (nothing imports the Celery app by hand)
     product = make_product()
-    env = child_env(REDIS_URL=redis.url, TRACKING_BACKEND="celery", DJANGO_SETTINGS_MODULE="marketplace.settings")
+    env = child_env(REDIS_URL=redis.url, TRACKING_BACKEND="celery", DJANGO_SETTINGS_MODULE="config.settings")
 
     # When it queues 20 views and exits normally
     result = subprocess.run(

@@ -46,7 +46,7 @@ def four_workers(transactional_db):
             sys.executable,
             "-m",
             "uvicorn",
-            "marketplace.asgi:application",
+            "config.asgi:application",
             "--host",
             "127.0.0.1",
             "--port",

@@ -24,7 +24,7 @@ import graphql
 from schemathesis.checks import not_a_server_error as schemathesis_not_a_server_error
 
 # extensions.code values our API uses for errors that are the client's doing (graph/errors.py,
-# graph/cost.py, marketplace/middleware.py, marketplace/auth.py).
+# graph/cost.py, config/middleware.py, config/auth.py).
 CLIENT_ERROR_CODES = frozenset(
     {"BAD_USER_INPUT", "UNAUTHENTICATED", "FORBIDDEN", "RATE_LIMITED", "QUERY_TOO_COSTLY", "PAYLOAD_TOO_LARGE"}
 )

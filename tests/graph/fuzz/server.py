@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 from tests.live_server import LiveServer, start_server, stop_server
 
-# Rate limits at 0 are off (marketplace/settings.py): the fuzzer is one visitor at one
+# Rate limits at 0 are off (config/settings.py): the fuzzer is one visitor at one
 # address sending hundreds of tracking and login mutations a minute.
 NO_RATE_LIMITS = {"TRACKING_RATE_LIMIT": "0", "LOGIN_RATE_LIMIT": "0"}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from asgiref.sync import sync_to_async
 from django.http import HttpResponse
 
-from marketplace.middleware import DualModeMiddleware, json_error
+from config.middleware import DualModeMiddleware, json_error
 from marketplace.services.accounts import user_for_token
 
 

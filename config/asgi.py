@@ -1,4 +1,4 @@
-"""ASGI entry point: ``uvicorn marketplace.asgi:application``.
+"""ASGI entry point: ``uvicorn config.asgi:application``.
 
 Django's ASGI handler speaks HTTP only; this wrapper also answers the ASGI
 lifespan protocol, so that a server's graceful stop (SIGTERM to uvicorn or
@@ -10,7 +10,7 @@ down, which kills the process without running ``atexit`` handlers.)
 import os
 import sys
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""The Celery application (``celery -A marketplace worker``), used when
+"""The Celery application (``celery -A config worker``), used when
 ``TRACKING_BACKEND=celery``. Tasks are discovered in the installed apps."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("marketplace")
 app.config_from_object("django.conf:settings", namespace="CELERY")
