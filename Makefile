@@ -49,6 +49,7 @@ test: install $(NPMSTAMP)
 
 lint: install
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports   # the import arrows and no cycles ([tool.importlinter] in pyproject.toml)
 
 schema: install
 	$(PY) manage.py export_schema graph.schema --path schema.graphql
