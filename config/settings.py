@@ -148,7 +148,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES  # also bounds bodies sent witho
 
 # --- Rate limits (per minute; 0 turns one off) ---------------------------------
 TRACKING_RATE_LIMIT = env_int("TRACKING_RATE_LIMIT", 120, minimum=0)
-LOGIN_RATE_LIMIT = env_int("LOGIN_RATE_LIMIT", 10, minimum=0)
+LOGIN_RATE_LIMIT = env_int("LOGIN_RATE_LIMIT", 10, minimum=0)  # per username and address
+LOGIN_ADDRESS_RATE_LIMIT = env_int("LOGIN_ADDRESS_RATE_LIMIT", 30, minimum=0)  # per address, any username
+REGISTER_RATE_LIMIT = env_int("REGISTER_RATE_LIMIT", 10, minimum=0)  # per address
+# Counters per limit and minute kept in memory (marketplace.ratelimit); past it the lightest
+# key is replaced, never a heavy one, so flooding cannot reset a counter.
+RATE_LIMIT_KEYS = env_int("RATE_LIMIT_KEYS", 100_000, minimum=10)
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "marketplace"}}
 

@@ -1,30 +1,10 @@
-"""Fixed-window rate limits through Django's cache (local memory by default; any
-shared cache in production makes them global across processes)."""
+"""Who a tracking rate limit counts: the limiter itself is ``marketplace.ratelimit``."""
 
 from __future__ import annotations
 
-import time
+from marketplace.ratelimit import client_address, hit
 
-from django.core.cache import cache
-
-
-def hit(scope: str, key: str, *, limit: int, window: int = 60) -> bool:
-    """Count one attempt; True while within ``limit`` per ``window`` seconds."""
-    if limit <= 0:
-        return True
-    bucket = int(time.time() // window)
-    cache_key = f"ratelimit:{scope}:{key}:{bucket}"
-    cache.add(cache_key, 0, timeout=window + 1)
-    try:
-        count = cache.incr(cache_key)
-    except ValueError:  # expired between add and incr
-        cache.add(cache_key, 1, timeout=window + 1)
-        count = 1
-    return count <= limit
-
-
-def client_address(request) -> str:
-    return request.META.get("REMOTE_ADDR") or "unknown"
+__all__ = ["hit", "visitor"]
 
 
 def visitor(request, user) -> str:

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import strawberry
 from django.conf import settings
-from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
 from strawberry.schema.config import StrawberryConfig
 
 from graph.cost import QueryCostLimiter
 from graph.extensions import CsrfForMutations, RefuseNulCharacters
 from graph.masking import MaskServerErrors, is_server_fault
-from graph.mutations.accounts import AccountMutation
+from graph.mutations.accounts import AccountMutation, OnePasswordMutationPerDocument
 from graph.mutations.catalogue import CatalogueMutation
 from graph.mutations.commerce import CommerceMutation
 from graph.mutations.tracking import TrackingMutation
@@ -31,6 +37,7 @@ def extensions() -> list:
         lambda: QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES),
         QueryCostLimiter,
+        lambda: AddValidationRules([OnePasswordMutationPerDocument]),
         RefuseNulCharacters,
         CsrfForMutations,
     ]

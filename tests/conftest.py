@@ -49,12 +49,16 @@ def tracking_executor(request):
 
 @pytest.fixture(autouse=True)
 def fresh_rate_limits():
-    """Rate-limit windows live in the cache; no test inherits another's."""
+    """Rate-limit windows live in memory and the cache; no test inherits another's."""
     from django.core.cache import cache
 
+    from marketplace import ratelimit
+
     cache.clear()
+    ratelimit.reset()
     yield
     cache.clear()
+    ratelimit.reset()
 
 
 @pytest.fixture

@@ -1,20 +1,83 @@
-"""register, login, logout, revokeToken."""
+"""register, login, logout, revokeToken: each translates to an ``accounts`` service.
+
+The services hash and check passwords in a thread (``call_service``), never on the
+event loop; ``OnePasswordMutationPerDocument`` keeps one document from asking for many.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import strawberry
 from asgiref.sync import sync_to_async
-from django.conf import settings
-from django.contrib.auth import aauthenticate, alogin, alogout
+from django.contrib.auth import alogout
+from graphql import (
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    ValidationRule,
+)
 from strawberry.types import Info
 
 from graph.errors import RateLimited
 from graph.ids import decode_id
 from graph.mutations.common import call_service
 from graph.permissions import require_user
-from graph.ratelimit import client_address, hit
 from graph.types.commerce import ApiTokenType, UserError, UserType
-from marketplace.services import accounts, cart
+from marketplace.ratelimit import client_address
+from marketplace.services import accounts
+
+# Mutation fields whose service hashes or checks a password (~0.3 s of CPU each).
+PASSWORD_MUTATIONS = frozenset({"register", "login"})
+
+
+async def _throttled(call: Awaitable[tuple]) -> tuple:
+    """A service's rate limit is the client's error to see at the top (RATE_LIMITED), not a payload error."""
+    result, errors = await call
+    if errors and errors[0].code == "rate_limited":
+        raise RateLimited(errors[0].message)
+    return result, errors
+
+
+class OnePasswordMutationPerDocument(ValidationRule):
+    """Refuse a document holding two or more password-hashing mutation fields (aliases and
+    fragments included) before anything runs: 30 aliased ``register`` calls in one request
+    cost 30 hashes, which no per-request rate limit sees coming."""
+
+    def enter_document(self, node, *_args):
+        fragments = {d.name.value: d for d in node.definitions if isinstance(d, FragmentDefinitionNode)}
+        count = sum(
+            _password_fields(d.selection_set, fragments, set())
+            for d in node.definitions
+            if isinstance(d, OperationDefinitionNode) and d.operation == OperationType.MUTATION
+        )
+        if count > 1:
+            self.report_error(
+                GraphQLError(
+                    f"A document may hold at most one of {', '.join(sorted(PASSWORD_MUTATIONS))} ({count} found): "
+                    "each hashes a password. Send them as separate requests.",
+                    extensions={"code": "TOO_MANY_PASSWORD_MUTATIONS"},
+                )
+            )
+
+
+def _password_fields(selection_set: SelectionSetNode, fragments: dict, seen: set[str]) -> int:
+    count = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, InlineFragmentNode):
+            count += _password_fields(selection.selection_set, fragments, seen)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            if name in fragments and name not in seen:  # each fragment once: cycles end here
+                seen.add(name)
+                count += _password_fields(fragments[name].selection_set, fragments, seen)
+        elif selection.name.value in PASSWORD_MUTATIONS:
+            count += 1
+    return count
 
 
 @strawberry.type
@@ -45,7 +108,10 @@ class RevokeTokenPayload:
 class AccountMutation:
     @strawberry.mutation(description="Create an account (Django's password rules apply). Log in afterwards.")
     async def register(self, info: Info, username: str, email: str, password: str) -> RegisterPayload:
-        user, errors = await call_service(accounts.register_user, username=username, email=email, password=password)
+        address = client_address(info.context.request)
+        user, errors = await _throttled(
+            call_service(accounts.register_user, username=username, email=email, password=password, address=address)
+        )
         return RegisterPayload(user=user, errors=errors)
 
     @strawberry.mutation(
@@ -53,23 +119,12 @@ class AccountMutation:
     )
     async def login(self, info: Info, username: str, password: str, token_name: str = "") -> LoginPayload:
         request = info.context.request
-        limit = settings.LOGIN_RATE_LIMIT
-        by_name = hit("login-user", username.lower()[:150], limit=limit)
-        by_address = hit("login-addr", client_address(request), limit=limit)
-        if not (by_name and by_address):
-            raise RateLimited(f"Too many login attempts: at most {limit} a minute per username and per address.")
-        user = await aauthenticate(request, username=username, password=password)
-        if user is None:
-            return LoginPayload(
-                user=None,
-                token=None,
-                errors=[UserError(field=None, message="Wrong username or password.", code="invalid_credentials")],
-            )
-        anonymous_key = request.session.session_key
-        anonymous_cart = await sync_to_async(cart.get_cart)(session_key=anonymous_key) if anonymous_key else None
-        await alogin(request, user)
-        await sync_to_async(cart.merge_carts)(anonymous=anonymous_cart, user=user)
-        secret, _ = await sync_to_async(accounts.issue_token)(user=user, name=token_name)
+        result, errors = await _throttled(
+            call_service(accounts.login, request=request, username=username, password=password, token_name=token_name)
+        )
+        if errors:
+            return LoginPayload(user=None, token=None, errors=errors)
+        user, secret = result
         info.context.user = user
         return LoginPayload(user=user, token=secret, errors=[])
 
