@@ -76,6 +76,15 @@ TEMPLATES = [
 ]
 
 
+DB_POOL_MIN_SIZE = env_int("DB_POOL_MIN_SIZE", 2, minimum=0)
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 10, minimum=1)
+DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 30.0, minimum=0.1)
+if DB_POOL_MIN_SIZE > DB_POOL_MAX_SIZE:
+    raise ImproperlyConfigured(
+        f"DB_POOL_MIN_SIZE={DB_POOL_MIN_SIZE} is larger than DB_POOL_MAX_SIZE={DB_POOL_MAX_SIZE}."
+    )
+
+
 def _database_from_env() -> dict:
     url = env_str("DATABASE_URL")
     if not url:
@@ -98,6 +107,21 @@ def _database_from_env() -> dict:
         # database; one per test process, so that parallel runs never share it.
         config["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"marketplace_test_{os.getpid()}.sqlite3")}
     elif config["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.postgresql_psycopg2"):
+        config["ENGINE"] = "django.db.backends.postgresql"
+        # A bounded pool (psycopg 3, Django's built-in pool): at most DB_POOL_MAX_SIZE
+        # connections per process, whatever the concurrency; a request beyond it waits up
+        # to DB_POOL_TIMEOUT seconds for one. Without it every request thread opened its
+        # own connection, until PostgreSQL refused them all. Django returns a connection to
+        # the pool when it "closes" it at the end of each request, so persistent
+        # connections (CONN_MAX_AGE) must be off: the pool is what keeps them.
+        config["CONN_MAX_AGE"] = 0
+        config["OPTIONS"] = {
+            "pool": {
+                "min_size": DB_POOL_MIN_SIZE,
+                "max_size": DB_POOL_MAX_SIZE,
+                "timeout": DB_POOL_TIMEOUT,
+            }
+        }
         # One test database per test process, so that parallel runs never share it.
         config["TEST"] = {"NAME": f"test_{config['NAME']}_{os.getpid()}"}
     else:

@@ -51,23 +51,22 @@ def choose_database(products: int, *, flush_given: bool) -> DatabaseChoice:
 
 
 def _postgres_bench_database(given: str, products: int, *, flush_given: bool) -> DatabaseChoice:
-    import psycopg2
-    from psycopg2 import sql
+    import psycopg
+    from psycopg import sql
 
     parts = urlsplit(given)
     name = parts.path.lstrip("/")
     bench_name = f"{name}_listing_bench_{products}"
     bench_url = urlunsplit(parts._replace(path=f"/{bench_name}"))
     try:
-        conn = psycopg2.connect(given)
-        conn.autocommit = True
+        conn = psycopg.connect(given, autocommit=True)
         with conn.cursor() as cur:
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [bench_name])
             if cur.fetchone() is None:
                 cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(bench_name)))
         conn.close()
         return DatabaseChoice(bench_url, "postgresql", f"PostgreSQL database {bench_name}", flush_allowed=False)
-    except psycopg2.Error as exc:
+    except psycopg.Error as exc:
         if flush_given:
             return DatabaseChoice(given, "postgresql", f"PostgreSQL database {name} (flushed)", flush_allowed=True)
         sys.exit(
