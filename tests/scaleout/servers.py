@@ -116,7 +116,7 @@ def start_worker(redis_url: str, *extra_env: tuple[str, str]) -> CeleryWorker:
             "-m",
             "celery",
             "-A",
-            "marketplace",
+            "config",
             "worker",
             "-P",
             "solo",
