@@ -1,5 +1,6 @@
 """A wrong setting is one clear line naming the variable, not a traceback."""
 
+import json
 import os
 import subprocess
 import sys
@@ -57,3 +58,32 @@ def test_a_django_warning_is_logged_once_in_development():
     result = run_manage("shell", "-c", script, DEBUG="1")
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("Bad Request: /marker/") == 1, result.stderr
+
+
+def test_postgres_gets_a_bounded_pool_from_the_environment():
+    # settings only: nothing connects, so this runs on any machine
+    script = (
+        "import json; from django.conf import settings; d = settings.DATABASES['default']; "
+        "print(json.dumps({'pool': d['OPTIONS']['pool'], 'age': d['CONN_MAX_AGE'], 'engine': d['ENGINE']}))"
+    )
+    result = run_manage(
+        "shell",
+        "-c",
+        script,
+        DATABASE_URL="postgres://u:p@db.invalid:5432/shop",
+        DB_POOL_MIN_SIZE="3",
+        DB_POOL_MAX_SIZE="7",
+        DB_POOL_TIMEOUT="4.5",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+        "pool": {"min_size": 3, "max_size": 7, "timeout": 4.5},
+        "age": 0,  # the pool keeps connections: Django's persistent connections must be off
+        "engine": "django.db.backends.postgresql",
+    }
+
+
+def test_a_pool_minimum_above_its_maximum_is_refused_clearly():
+    result = run_manage("check", DB_POOL_MIN_SIZE="20", DB_POOL_MAX_SIZE="5")
+    assert result.returncode == 2
+    assert "DB_POOL_MIN_SIZE=20 is larger than DB_POOL_MAX_SIZE=5" in result.stderr
