@@ -28,6 +28,9 @@ from django.db import InterfaceError, OperationalError, connection
 logger = logging.getLogger(__name__)
 
 _OUTAGE_SQLSTATE_PREFIXES = ("08", "57P", "53")
+# psycopg's classes for SQLSTATE class 40 (serialization failure, deadlock): by class as
+# well as by code, since only errors from the server carry their code.
+_CONFLICT_CLASSES = {"TransactionRollbackError", "TransactionRollback"}
 # SQLite primary result codes (extended codes carry them in the low byte).
 _SQLITE_OUTAGE_CODES = {
     5,  # SQLITE_BUSY: the write lock stayed taken past the busy timeout
@@ -54,6 +57,8 @@ def is_outage(exc: BaseException) -> bool:
         return (sqlite_code & 0xFF) in _SQLITE_OUTAGE_CODES
     module = type(cause).__module__ or ""
     if module.startswith(("psycopg2", "psycopg")):
+        if any(cls.__name__ in _CONFLICT_CLASSES for cls in type(cause).__mro__):
+            return False
         sqlstate = getattr(cause, "pgcode", None) or getattr(cause, "sqlstate", None)
         return not sqlstate or sqlstate.startswith(_OUTAGE_SQLSTATE_PREFIXES)
     return False
