@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+import subprocess
+import sys
 
 import psycopg2
 import psycopg2.errors
 import pytest
 from asgiref.sync import async_to_sync
-from django.db import IntegrityError, InterfaceError, OperationalError
+from django.db import IntegrityError, InterfaceError, OperationalError, connection
 
 from tests.factories import make_product
+from tests.tracking.helpers import wait_for
 from tracking import selectors
 from tracking.appliers import Batch, DeliveryControl, InProcessApplier
 from tracking.apply import apply_isolating
@@ -191,3 +194,48 @@ def test_a_data_error_in_the_active_check_is_not_mistaken_for_an_outage(monkeypa
     monkeypatch.setattr(selectors, "_active_ids", broken)
     with pytest.raises(OperationalError):
         async_to_sync(trackable_product_ids)([make_product().pk])
+
+
+HOLD_WRITE_LOCK = """
+import sqlite3, sys
+holder = sqlite3.connect(sys.argv[1], isolation_level=None)
+holder.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.readline()
+holder.execute("ROLLBACK")
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sqlite_locked_by_another_process_past_the_busy_timeout_loses_no_accepted_event(install_executor, monkeypatch):
+    """SQLite has no server to stop: its outage is another process holding the write lock (a
+    backup, a migration, a stuck script) for longer than the busy timeout. (Making the file
+    read-only proves nothing under root, and open connections keep writing anyway.)"""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only by design: the PostgreSQL outage has its own story (test_database_outage)")
+    # Given 50 accepted views, and a busy timeout of 0.2 s for the workers' connections
+    product = make_product()
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "timeout", 0.2)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_WRITE_LOCK, str(connection.settings_dict["NAME"])],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        executor = install_executor(workers=1, max_retries=3)
+        for _ in range(10):
+            assert executor.offer([TrackingEvent(EventKind.VIEW, product.pk)] * 5)
+
+        # When another process keeps the write lock for many busy timeouts, past the retry budget
+        assert wait_for(lambda: executor.stats().retried > 6, timeout=30)
+        assert executor.stats().failed == 0
+    finally:
+        holder.communicate("release\n", timeout=10)
+
+    # Then once it lets go, every accepted view is counted, once
+    assert executor.flush(timeout=30)
+    stats = executor.stats()
+    assert (stats.processed, stats.failed) == (50, 0)
+    assert ProductMetrics.objects.get(product=product).total_views == 50
