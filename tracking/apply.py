@@ -95,8 +95,9 @@ REFUSED = (IntegrityError, DataError, ValueError)
 def apply_isolating(events: list[TrackingEvent], batch_id: str) -> BatchResult:
     """``apply_events``, except that an event the database refuses does not take its batch
     with it: the batch is halved, each half under an id derived from ``batch_id``, until the
-    refused event stands alone and is dropped (logged). Used by the Celery task; the
-    in-process executor splits the same way, with its transient-error retries around each half.
+    refused event stands alone and is dropped (logged). The one splitting path: the Celery
+    task and the in-process applier (``tracking.appliers``) both call it, and after a
+    transient fault or an outage both call it again whole, with the same id.
 
     Exactly once across deliveries: before splitting, a delivery records ``batch_id`` and a
     split mark in one transaction. A delivery that finds the id without the mark knows the

@@ -7,3 +7,6 @@ class TrackingConfig(AppConfig):
 
     def ready(self) -> None:
         from tracking import receivers  # noqa: F401  (connects signal receivers)
+        from tracking.prometheus import install
+
+        install()  # time every tracking batch, feed the executor's statistics to Prometheus

@@ -1,6 +1,11 @@
 """Confirm hand-offs to the broker (``TRACKING_BACKEND=celery``): a batch Redis accepted is
 kept until a worker's transaction has recorded its id, and published again when it looks lost.
 
+Two parts: the ``HandoffLedger`` (what was published, what is due again) and the
+``HandoffConfirmer``, an applier that wraps the publishing one (``CeleryApplier``),
+records each publication in the ledger, and runs the ``tracking-confirm`` thread that
+checks the ledger and queues the batches due for the executor's workers to publish again.
+
 Why the web process cannot trust Redis's reply alone: with Redis as Celery's broker, a
 worker takes a message with ``BRPOP`` and only then records it as unacknowledged, in a
 second command. If Redis stops between the two, the message is gone from the queue and
@@ -29,14 +34,20 @@ the workers fail on it, and more copies would not help. Memory is bounded: past
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.db import DatabaseError, close_old_connections, connection
+
+from tracking.appliers import Applier, Batch, DeliveryControl, HandoffCounts
+from tracking.apply import BatchResult
 from tracking.events import TrackingEvent
 from tracking.models import AppliedBatch
+from tracking.outage import discard_broken_connection
 
 logger = logging.getLogger(__name__)
 
@@ -147,3 +158,116 @@ class HandoffLedger:
                     entry.sends,
                 )
         return due
+
+
+class HandoffConfirmer(Applier):
+    """Wraps the applier that hands batches to the broker: every batch it publishes is
+    watched in a ``HandoffLedger`` until a worker applied it, and published again (by the
+    executor's workers, through ``take_resend``) when it looks lost."""
+
+    def __init__(self, inner: Applier, *, confirm_after: float, confirm_interval: float, max_unconfirmed: int) -> None:
+        self.inner = inner
+        self.confirm_after = confirm_after
+        self.confirm_interval = confirm_interval
+        self.max_unconfirmed = max_unconfirmed
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self.ledger = HandoffLedger(confirm_after=self.confirm_after, max_events=self.max_unconfirmed)
+        self._lock = threading.Lock()
+        self._resend: deque[Batch] = deque()  # batches due again, taken by the executor's workers
+        self._resent = 0
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._deadline = 0.0
+        self._wake_workers: Callable[[], None] = lambda: None
+        self._control = DeliveryControl(count_retry=lambda: None, past_deadline=lambda: False)
+
+    # --- the Applier contract -------------------------------------------------
+    def start(self, *, wake_workers: Callable[[], None], control: DeliveryControl) -> None:
+        if self._pid != os.getpid():  # forked: the parent's hand-offs are the parent's to watch
+            self._reset()
+        self._wake_workers, self._control = wake_workers, control
+        self._thread = threading.Thread(target=self._confirm_loop, name="tracking-confirm", daemon=True)
+        self._thread.start()
+
+    def deliver(self, batch: Batch, control: DeliveryControl) -> BatchResult:
+        result = self.inner.deliver(batch, control)
+        if not result.failed:
+            self.ledger.record(batch.id, batch.events, resend=batch.resend)
+            if batch.resend:
+                with self._lock:
+                    self._resent += result.applied
+        elif batch.resend:
+            self.ledger.resend_failed(batch.id)
+            logger.error("Tracking batch %s (%d events) could not be published again", batch.id, len(batch))
+        return result
+
+    def take_resend(self) -> Batch | None:
+        with self._lock:
+            return self._resend.popleft() if self._resend else None
+
+    def counts(self) -> HandoffCounts:
+        with self._lock:
+            resent = self._resent
+        return HandoffCounts(unconfirmed=self.ledger.unconfirmed, resent=resent, released=self.ledger.released)
+
+    def stop(self, deadline: float) -> None:
+        """At shutdown: wait for the workers to apply what this process handed over, publishing
+        again what looks lost, until ``deadline``; what is left stays with the broker. The
+        ``tracking-confirm`` thread does it, so that the caller's database connection is
+        never touched."""
+        self._deadline = deadline
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(max(0.0, deadline - time.monotonic()) + 1.0)
+        if self.ledger.unconfirmed:
+            logger.warning(
+                "Tracking shutdown: %d events handed to the broker are not confirmed applied yet; they stay there",
+                self.ledger.unconfirmed,
+            )
+
+    # --- the confirm thread ---------------------------------------------------
+    def _confirm_loop(self) -> None:
+        """Check the hand-offs every ``confirm_interval`` and queue what is due for the workers.
+        At shutdown the workers are gone: publish here until the deadline. No thread is
+        started at shutdown: at interpreter exit Python refuses to."""
+        try:
+            while not self._stop.wait(self.confirm_interval):
+                due = self._check()
+                if due:
+                    with self._lock:
+                        self._resend.extend(due)
+                    self._wake_workers()
+            self._confirm_until(self._deadline)
+        finally:
+            connection.close()
+
+    def _check(self) -> list[Batch]:
+        try:
+            close_old_connections()
+            due = self.ledger.check()
+        except DatabaseError as exc:
+            discard_broken_connection()
+            logger.warning("Tracking hand-off check failed, trying again: %s", exc)
+            return []
+        except Exception:  # the confirm thread must outlive any fault of one check
+            logger.exception("Tracking hand-off check failed, trying again")
+            return []
+        for batch_id, events in due:
+            logger.warning(
+                "Tracking batch %s (%d events) not applied by a worker yet; publishing it again", batch_id, len(events)
+            )
+        return [Batch(events, id=batch_id, resend=True) for batch_id, events in due]
+
+    def _confirm_until(self, deadline: float) -> None:
+        with self._lock:
+            queued, self._resend = list(self._resend), deque()
+        for batch in queued:
+            self.deliver(batch, self._control)
+        while self.ledger.unconfirmed and time.monotonic() < deadline:
+            for batch in self._check():
+                self.deliver(batch, self._control)
+            if self.ledger.unconfirmed:
+                time.sleep(max(0.0, min(self.confirm_interval, deadline - time.monotonic())))

@@ -5,11 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Coalesce
 
 from marketplace.models import Product
+from tracking.outage import close_connection, is_outage
 
 
 def with_metric(qs: QuerySet[Product], field: str, alias: str) -> QuerySet[Product]:
@@ -22,21 +25,42 @@ def with_metric(qs: QuerySet[Product], field: str, alias: str) -> QuerySet[Produ
 # measured, the check's hop to a database thread was most of what trackProductView
 # cost beyond `{ __typename }`. A product deactivated through the app leaves this
 # process's cache at once (tracking.receivers); other processes, and raw SQL
-# updates, notice within TRACKING_ACTIVE_CACHE_SECONDS.
+# updates, notice within TRACKING_ACTIVE_CACHE_SECONDS. Expired entries stay (until
+# the cache is cleared when full): during a database outage they are the last word.
 _active_until: dict[int, float] = {}
 _MAX_CACHED = 200_000
+# During a database outage a product confirmed active this recently is still taken as
+# active: long enough to ride out a restart or a failover, short enough that a product
+# deactivated elsewhere (another process, raw SQL) meanwhile collects little.
+OUTAGE_GRACE_SECONDS = 15 * 60
+
+
+class ActivityUnknown(Exception):
+    """The database is away, and some of the products were not seen active recently."""
 
 
 async def trackable_product_ids(product_ids: Iterable[int]) -> set[int]:
     """The given ids that belong to active products: only those may be tracked.
-    At most one query, for the ids not confirmed active in the last few seconds."""
+    At most one query, for the ids not confirmed active in the last few seconds.
+
+    When the database is away, tracking keeps answering (its events wait in the queue
+    until the database is back), so the check does not fail: a product this process
+    confirmed active within ``OUTAGE_GRACE_SECONDS`` is taken as still active ("fail
+    static", as a DNS resolver serves a stale answer while its upstream is down), and
+    for any other id ``ActivityUnknown`` is raised, so that the caller refuses the event
+    with a reason instead of either counting a product nobody can vouch for (an unknown
+    or deactivated id would be counted once the database is back) or failing the request."""
     ids = list(product_ids)
     now = time.monotonic()
     known = {pid for pid in ids if _active_until.get(pid, 0.0) > now}
     missing = [pid for pid in ids if pid not in known]
     if missing:
-        active = Product.objects.filter(id__in=missing, is_active=True).values_list("id", flat=True)
-        found = {pid async for pid in active}
+        try:
+            found = await _active_ids(missing)
+        except DatabaseError as exc:
+            if not is_outage(exc):
+                raise
+            return _seen_active_recently(ids, now)
         ttl = settings.TRACKING_ACTIVE_CACHE_SECONDS
         if ttl > 0:
             if len(_active_until) > _MAX_CACHED:
@@ -45,6 +69,24 @@ async def trackable_product_ids(product_ids: Iterable[int]) -> set[int]:
                 _active_until[pid] = now + ttl
         known |= found
     return known
+
+
+async def _active_ids(ids: list[int]) -> set[int]:
+    active = Product.objects.filter(id__in=ids, is_active=True).values_list("id", flat=True)
+    try:
+        return {pid async for pid in active}
+    except DatabaseError as exc:
+        if is_outage(exc):
+            await sync_to_async(close_connection)()  # the request thread's connection is broken
+        raise
+
+
+def _seen_active_recently(ids: list[int], now: float) -> set[int]:
+    ttl = settings.TRACKING_ACTIVE_CACHE_SECONDS
+    recent = {pid for pid in ids if _active_until.get(pid, float("-inf")) - ttl + OUTAGE_GRACE_SECONDS > now}
+    if len(recent) < len(set(ids)):
+        raise ActivityUnknown(f"{len(set(ids)) - len(recent)} of the products were not seen active recently")
+    return recent
 
 
 def forget_active(product_id: int) -> None:

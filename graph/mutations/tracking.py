@@ -12,7 +12,7 @@ from graph.ratelimit import hit, visitor
 from graph.types.tracking import TrackingReceipt
 from tracking import tracker
 from tracking.executor import get_executor
-from tracking.selectors import trackable_product_ids
+from tracking.selectors import ActivityUnknown, trackable_product_ids
 
 MAX_LISTING_IDS = 100
 MAX_SOURCE_LENGTH = 64
@@ -23,9 +23,10 @@ def _identity(info: Info, source: str | None) -> dict:
         raise BadUserInput(f"source is longer than {MAX_SOURCE_LENGTH} characters.", field="source")
     if source is not None and any(ord(ch) < 32 or ord(ch) == 127 for ch in source):
         raise BadUserInput("source must not contain control characters.", field="source")
-    request = info.context.request
-    user = getattr(request, "_cached_user", None)  # resolved already by the auth middleware, if at all
-    session = getattr(request, "session", None)
+    # The view resolved the user once, however the request authenticated (session cookie or
+    # bearer token): the context has it, the request's lazy attributes may not.
+    user = info.context.user
+    session = getattr(info.context.request, "session", None)
     return {
         "user_id": user.pk if user is not None and user.is_authenticated else None,
         "visitor_key": session.session_key if session is not None else None,
@@ -40,6 +41,12 @@ async def _checked(ids: list[str], field: str) -> list[int]:
     if unknown:
         raise BadUserInput(f"{field}: no active product with ID {', '.join(unknown[:5])}.", field=field)
     return product_ids
+
+
+def _unavailable() -> TrackingReceipt:
+    """The database is away and could not say whether a product is active (see
+    ``trackable_product_ids``): refused, so that the client may send it again later."""
+    return TrackingReceipt(accepted=False, queued=0, reason="database_unavailable")
 
 
 def _receipt(accepted: bool, count: int) -> TrackingReceipt:
@@ -64,7 +71,10 @@ class TrackingMutation:
         self, info: Info, product_id: strawberry.ID, source: str | None = None
     ) -> TrackingReceipt:
         identity = _identity(info, source)
-        [pid] = await _checked([product_id], "productId")
+        try:
+            [pid] = await _checked([product_id], "productId")
+        except ActivityUnknown:
+            return _unavailable()
         return _offer(info, tracker.product_view(pid, **identity))
 
     @strawberry.mutation(description="Count a click on a product (from a listing, a recommendation, an ad).")
@@ -72,7 +82,10 @@ class TrackingMutation:
         self, info: Info, product_id: strawberry.ID, source: str | None = None
     ) -> TrackingReceipt:
         identity = _identity(info, source)
-        [pid] = await _checked([product_id], "productId")
+        try:
+            [pid] = await _checked([product_id], "productId")
+        except ActivityUnknown:
+            return _unavailable()
         return _offer(info, tracker.product_click(pid, **identity))
 
     @strawberry.mutation(description="Count one impression for each listed product (at most 100 ids).")
@@ -86,5 +99,8 @@ class TrackingMutation:
             raise BadUserInput(
                 f"productIds has {len(product_ids)} ids; at most {MAX_LISTING_IDS} are allowed.", field="productIds"
             )
-        pids = await _checked(list(product_ids), "productIds")
+        try:
+            pids = await _checked(list(product_ids), "productIds")
+        except ActivityUnknown:
+            return _unavailable()
         return _offer(info, tracker.listing_view(pids, **identity))

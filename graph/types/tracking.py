@@ -10,7 +10,8 @@ class TrackingReceipt:
     accepted: bool = strawberry.field(description="False when the event was refused; `reason` says why.")
     queued: int = strawberry.field(description="Events queued by this call (a listing view queues one per product).")
     reason: str | None = strawberry.field(
-        default=None, description="Why it was refused: `queue_full` or `rate_limited`."
+        default=None,
+        description="Why it was refused: `queue_full`, `rate_limited`, or `database_unavailable` (try again later).",
     )
 
 

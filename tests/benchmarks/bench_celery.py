@@ -48,13 +48,13 @@ def counter_total() -> int:
 
 def throughput(events: int) -> dict:
     from marketplace.models import Product
-    from tracking.celery_backend import send_batch
+    from tracking.celery_backend import celery_applier
     from tracking.events import TrackingEvent
     from tracking.executor import EventExecutor
     from tracking.models import EventKind
 
     ids = list(Product.objects.values_list("id", flat=True)[:1000])
-    executor = EventExecutor(apply=send_batch)
+    executor = EventExecutor(applier=celery_applier())
     before = counter_total()
     started = time.perf_counter()
     offered = 0

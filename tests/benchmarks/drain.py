@@ -32,7 +32,7 @@ import time
 KINDS = ("impression", "impression", "view", "click")
 
 
-def naive_apply(events):
+def naive_apply(events, batch_id=None):
     from django.db import transaction
     from django.db.models import F
 
@@ -78,13 +78,14 @@ def _cleanup() -> None:
 
 
 def measure(label: str, count: int, product_ids: list[int], apply, workers: int | None = None) -> dict:
+    from tracking.appliers import InProcessApplier
     from tracking.events import TrackingEvent
     from tracking.executor import EventExecutor
 
     events = [
         TrackingEvent(KINDS[i % len(KINDS)], product_ids[i % len(product_ids)], source="bench") for i in range(count)
     ]
-    executor = EventExecutor(max_queue=count, apply=apply, workers=workers)
+    executor = EventExecutor(max_queue=count, applier=InProcessApplier(write=apply), workers=workers)
     rows_before, counters_before = _totals(product_ids)
     started = time.perf_counter()
     accepted = executor.offer(events)

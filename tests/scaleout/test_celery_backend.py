@@ -22,7 +22,7 @@ from tests.graph.conftest import GraphQLClient
 from tests.scaleout.servers import start_redis, start_worker
 from tests.tracking.helpers import child_env, wait_for
 from tracking.apply import apply_events
-from tracking.celery_backend import send_batch
+from tracking.celery_backend import celery_applier
 from tracking.events import TrackingEvent
 from tracking.executor import EventExecutor, set_executor
 from tracking.models import AppliedBatch, EventKind, ProductMetrics
@@ -62,7 +62,7 @@ def celery_executor(settings):
     settings.TRACKING_BACKEND = "celery"
     settings.TRACKING_RATE_LIMIT = 0
     executor = EventExecutor(
-        apply=send_batch, batch_interval=0.05, retry_base_delay=0.05, confirm_after=2.0, confirm_interval=0.2
+        applier=celery_applier(retry_base_delay=0.05, confirm_after=2.0, confirm_interval=0.2), batch_interval=0.05
     )
     previous = set_executor(executor)
     yield executor
@@ -217,7 +217,7 @@ def test_a_batch_published_twice_is_still_counted_once(redis):
     product = make_product()
     queue = redis_client.Redis.from_url(redis.url)
     impatient = EventExecutor(
-        apply=send_batch, batch_interval=0.01, retry_base_delay=0.05, confirm_after=0.1, confirm_interval=0.05
+        applier=celery_applier(retry_base_delay=0.05, confirm_after=0.1, confirm_interval=0.05), batch_interval=0.01
     )
     try:
         assert impatient.offer([TrackingEvent(EventKind.VIEW, product.pk) for _ in range(5)])
@@ -243,7 +243,7 @@ def test_a_batch_published_twice_is_still_counted_once(redis):
 def test_a_clean_stop_waits_until_the_workers_applied_what_it_published(redis, worker):
     # Given a web process that has handed 50 views to Redis
     product = make_product()
-    executor = EventExecutor(apply=send_batch, batch_interval=0.05, confirm_after=2.0, confirm_interval=0.1)
+    executor = EventExecutor(applier=celery_applier(confirm_after=2.0, confirm_interval=0.1), batch_interval=0.05)
     assert executor.offer([TrackingEvent(EventKind.VIEW, product.pk) for _ in range(50)])
 
     # When it stops cleanly
@@ -257,11 +257,11 @@ def test_a_clean_stop_waits_until_the_workers_applied_what_it_published(redis, w
 EXITING_SCRIPT = """
 import django
 django.setup()
-from tracking.celery_backend import send_batch
+from tracking.celery_backend import celery_applier
 from tracking.events import TrackingEvent
 from tracking.executor import EventExecutor
 from tracking.models import EventKind
-executor = EventExecutor(apply=send_batch, batch_interval=0.05, confirm_after=2.0, confirm_interval=0.1)
+executor = EventExecutor(applier=celery_applier(confirm_after=2.0, confirm_interval=0.1), batch_interval=0.05)
 assert executor.offer([TrackingEvent(EventKind.VIEW, {product_id}) for _ in range(20)])
 """  # and exits: atexit drains the queue, publishes, and waits for the worker
 

@@ -21,9 +21,11 @@ from tests.factories import make_product
 from tests.graph.conftest import GraphQLClient
 from tests.tracking.helpers import make_products, wait_for
 from tests.tracking.helpers import run_in_threads as start_together
-from tracking.apply import BatchResult, apply_events
+from tracking.appliers import Applier, Batch, DeliveryControl
+from tracking.apply import BatchResult, apply_events, apply_isolating
 from tracking.events import TrackingEvent
 from tracking.executor import EventExecutor, set_executor
+from tracking.handoff import HandoffConfirmer
 from tracking.models import ActivityEvent, EventKind, ProductMetrics
 from tracking.tracker import AsyncTracker, listing_view, product_click, product_view
 
@@ -63,25 +65,26 @@ class BlockedApply:
         self.entered = threading.Event()
         self.release = threading.Event()
 
-    def __call__(self, events: list[TrackingEvent]):
+    def __call__(self, events: list[TrackingEvent], batch_id: str):
         self.entered.set()
         self.release.wait(timeout=20)
-        return apply_events(events)
+        return apply_isolating(events, batch_id)
 
 
 class FlakyApply:
     """The real apply, but the first ``failures`` calls (or every call with a poisoned product)
-    raise OperationalError, as a locked or restarting database would."""
+    raise OperationalError, as a deadlock would: a transient fault of a database that is
+    there (no driver error behind it says the database is away)."""
 
     def __init__(self, failures: int = 0, poisoned: int | None = None) -> None:
         self.failures, self.poisoned = failures, poisoned
         self.calls = 0
 
-    def __call__(self, events: list[TrackingEvent]):
+    def __call__(self, events: list[TrackingEvent], batch_id: str):
         self.calls += 1
         if self.calls <= self.failures or any(e.product_id == self.poisoned for e in events):
-            raise OperationalError("database is locked (injected by the test)")
-        return apply_events(events)
+            raise OperationalError("deadlock detected (injected by the test)")
+        return apply_isolating(events, batch_id)
 
 
 def test_eight_threads_offering_at_once_lose_nothing_and_double_nothing(install_executor):
@@ -139,7 +142,7 @@ def test_a_batch_that_fails_twice_is_retried_and_applied_exactly_once(install_ex
     # Given a database that refuses the first two attempts
     product = make_product()
     flaky = FlakyApply(failures=2)
-    executor = install_executor(workers=1, max_retries=3, apply=flaky)
+    executor = install_executor(workers=1, max_retries=3, write=flaky)
 
     # When one batch of 10 views is offered
     assert executor.offer([event for _ in range(10) for event in product_view(product.pk)])
@@ -156,10 +159,10 @@ def test_a_batch_that_keeps_failing_is_counted_failed_and_the_worker_goes_on(ins
     # Given one product whose batches always fail, and a healthy one
     poisoned, healthy = make_products(2)
     flaky = FlakyApply(poisoned=poisoned.pk)
-    executor = install_executor(workers=1, batch_size=5, max_retries=2, apply=flaky)
+    executor = install_executor(workers=1, batch_size=5, max_retries=2, write=flaky)
 
     # When a batch of 5 views of the poisoned product is followed by 3 views of the healthy one
-    with caplog.at_level(logging.ERROR, logger="tracking.executor"):
+    with caplog.at_level(logging.ERROR, logger="tracking.appliers"):
         assert executor.offer([e for _ in range(5) for e in product_view(poisoned.pk)])
         assert executor.offer([e for _ in range(3) for e in product_view(healthy.pk)])
         assert executor.flush(timeout=10)
@@ -199,7 +202,7 @@ def test_a_full_queue_refuses_the_overflow_and_counts_it(install_executor, gql):
     product = make_product()
     other = make_product()
     blocked = BlockedApply()
-    executor = install_executor(max_queue=5, workers=1, apply=blocked)
+    executor = install_executor(max_queue=5, workers=1, write=blocked)
     try:
         assert AsyncTracker.queue_product_view(product.pk)
         assert blocked.entered.wait(timeout=10)
@@ -234,7 +237,7 @@ def test_flush_waits_for_the_events_a_worker_is_still_applying(install_executor)
     # Given a worker in the middle of a batch
     product = make_product()
     blocked = BlockedApply()
-    executor = install_executor(workers=1, apply=blocked)
+    executor = install_executor(workers=1, write=blocked)
     assert executor.offer(product_view(product.pk))
     assert blocked.entered.wait(timeout=10)
 
@@ -272,7 +275,7 @@ def test_flush_applies_what_is_queued_now_without_waiting_out_the_batch_interval
 def test_one_event_the_database_refuses_does_not_take_the_good_ones_with_it():
     # Given a batch of 40 good views and one purchase of 0 units (refused by a check constraint)
     product = make_product()
-    executor = EventExecutor(batch_size=100, batch_interval=0.5, retry_base_delay=0.001)
+    executor = EventExecutor(batch_size=100, batch_interval=0.5)
     previous = set_executor(executor)
     try:
         good = [TrackingEvent(EventKind.VIEW, product.pk) for _ in range(40)]
@@ -289,29 +292,28 @@ def test_one_event_the_database_refuses_does_not_take_the_good_ones_with_it():
         set_executor(previous)
 
 
-class LossyBroker:
-    """A broker hand-off (``confirms_handoff``) whose first copy of a batch is lost, whose
-    second publication fails, and whose third is applied as a worker would."""
-
-    confirms_handoff = True
+class LossyBroker(Applier):
+    """A broker hand-off whose first copy of a batch is lost, whose second publication
+    fails, and whose third is applied as a worker would."""
 
     def __init__(self) -> None:
         self.publications: list[str] = []
 
-    def __call__(self, events: list[TrackingEvent], batch_id: str):
-        self.publications.append(batch_id)
+    def deliver(self, batch: Batch, control: DeliveryControl) -> BatchResult:
+        self.publications.append(batch.id)
         if len(self.publications) == 2:
-            raise RuntimeError("the copy could not be published")
+            return BatchResult(0, 0, failed=len(batch))  # the copy could not be published
         if len(self.publications) == 3:
-            apply_events(events, batch_id=batch_id)
-        return BatchResult(applied=len(events), discarded=0)
+            apply_events(batch.events, batch_id=batch.id)
+        return BatchResult(applied=len(batch), discarded=0)
 
 
 def test_a_lost_hand_off_is_published_again_until_a_worker_applied_it(install_executor):
     # Given a broker that loses the first copy of a batch and fails to take the second
     product = make_products(1)[0]
     broker = LossyBroker()
-    executor = install_executor(workers=1, batch_interval=0.01, apply=broker, confirm_after=0.2, confirm_interval=0.02)
+    confirmer = HandoffConfirmer(broker, confirm_after=0.2, confirm_interval=0.02, max_unconfirmed=1000)
+    executor = install_executor(workers=1, batch_interval=0.01, applier=confirmer)
 
     # When four views are handed over
     assert executor.offer(product_view(product.pk) * 4)

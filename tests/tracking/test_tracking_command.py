@@ -133,12 +133,12 @@ def test_the_load_test_fails_and_says_the_difference_when_events_are_lost(instal
     # Given an executor that silently loses the last event of every batch
     make_products(5)
 
-    def lossy_apply(events):
-        result = apply_events(events[:-1])
+    def lossy_apply(events, batch_id):
+        result = apply_events(events[:-1], batch_id=batch_id)
         result.applied += 1
         return result
 
-    install_executor(apply=lossy_apply, batch_size=100)
+    install_executor(write=lossy_apply, batch_size=100)
 
     # When the load test runs, it fails and says by how much the counters are off
     with pytest.raises(CommandError, match=r"NOT exact: .*difference -") as failure:

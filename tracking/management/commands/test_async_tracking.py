@@ -24,6 +24,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 from django.db.models import Sum
@@ -106,7 +107,7 @@ class Command(BaseCommand):
             "workers": executor.worker_count,
             "batch_size": executor.batch_size,
             "batch_interval": executor.batch_interval,
-            "max_retries": executor.max_retries,
+            "max_retries": settings.TRACKING_MAX_RETRIES,  # the in-process applier's
         }
         width = max(len(name) for name in lines)
         for name, value in lines.items():
