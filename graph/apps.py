@@ -6,6 +6,6 @@ class GraphConfig(AppConfig):
     verbose_name = "GraphQL API"
 
     def ready(self) -> None:
-        from graph.observability import install
+        from graph.prometheus import install
 
         install()  # time every tracking batch

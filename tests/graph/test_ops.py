@@ -22,8 +22,8 @@ from django.conf import settings as django_settings
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from graph import observability, ops
-from graph.observability import OperationNames, record_tracking_stats
+from graph import operator_views, prometheus
+from graph.prometheus import OperationNames, record_tracking_stats
 from tests.factories import make_product
 from tests.live_server import database_url_for_tests, require
 from tracking.events import TrackingEvent
@@ -71,7 +71,7 @@ def post_operation(client, query: str, operation_name: str | None = None):
 @pytest.fixture(autouse=True)
 def fresh_operation_names(monkeypatch):
     """Names other tests sent must not have used up the cap."""
-    monkeypatch.setattr(observability, "operation_names", OperationNames())
+    monkeypatch.setattr(prometheus, "operation_names", OperationNames())
 
 
 def free_port() -> int:
@@ -150,7 +150,7 @@ def test_healthz_gives_up_on_a_hanging_database_within_two_seconds(client, setti
     # A database that never answers (a dropped packet, a full connection queue), simulated.
     settings.TRACKING_BACKEND = "inprocess"
     release = threading.Event()
-    monkeypatch.setattr(ops, "check_database", lambda: release.wait(10))
+    monkeypatch.setattr(operator_views, "check_database", lambda: release.wait(10))
 
     started = time.monotonic()
     try:
@@ -281,7 +281,7 @@ import sys
 import django
 
 django.setup()
-from graph.observability import observe_tracking_batch, record_operation
+from graph.prometheus import observe_tracking_batch, record_operation
 from tracking.executor import TrackingStats
 
 class Executor:
