@@ -13,7 +13,8 @@ from graph.ids import decode_id
 from graph.mutations.common import call_service
 from graph.permissions import require_user
 from graph.ratelimit import client_address, hit
-from graph.types.commerce import ApiTokenType, UserError, UserType
+from graph.types.accounts import ApiTokenType, UserType
+from graph.types.errors import UserError
 from marketplace.services import accounts, cart
 
 
