@@ -27,4 +27,3 @@ def require_staff(info: Info):
     if not user.is_staff:
         raise Forbidden("Only staff may do this.")
     return user
-

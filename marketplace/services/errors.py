@@ -11,4 +11,3 @@ class ServiceError(Exception):
         self.message = message
         self.field = field
         self.code = code
-
