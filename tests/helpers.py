@@ -1,7 +1,8 @@
 """Helpers that tests import (conftest modules only define fixtures): a client that posts
-GraphQL documents through the real view, the error codes of a response, the database in use."""
+GraphQL documents through the real view, the error codes of a response, the database in use, a free port."""
 
 import json
+import socket
 
 from django.db import connection
 from django.test import Client
@@ -34,3 +35,9 @@ class GraphQLClient:
 
 def error_codes(result: dict) -> list[str]:
     return [e.get("extensions", {}).get("code") for e in result.get("errors", [])]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
