@@ -18,9 +18,6 @@ class Context:
     # Filled lazily by ``graph.loaders.base.Loader``: one instance per loader class per
     # request, so caches never leak between requests (or event loops).
     dataloaders: dict[str, Any] = field(default_factory=dict)
-    # product id -> seller id of products resolved in this request, so that a
-    # metrics field can tell whether the viewer sells the product without a query.
-    product_sellers: dict[int, int] = field(default_factory=dict)
 
     # strawberry's Django integration lets resolvers use ``info.context["request"]``.
     def __getitem__(self, key: str) -> Any:

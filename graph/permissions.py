@@ -27,7 +27,3 @@ def require_staff(info: Info):
     if not user.is_staff:
         raise Forbidden("Only staff may do this.")
     return user
-
-
-def can_manage_product(user, product) -> bool:
-    return user is not None and (user.is_staff or product.seller_id == user.pk)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+from graph.carts import request_cart
 from graph.orderings import ProductOrder
 from graph.permissions import current_user, require_staff
 from graph.resolvers import products as product_resolvers
+from graph.types.accounts import UserType
 from graph.types.catalogue import CategoryType, ProductConnection, ProductFilter, ProductOrderEnum, ProductType
-from graph.types.commerce import CartType, UserType
+from graph.types.commerce import CartType
 from graph.types.tracking import TrackingStatus
+from tracking.executor import get_executor
 
 
 @strawberry.type
@@ -52,8 +55,6 @@ class Query:
 
     @strawberry.field(description="Statistics of this process's tracking executor (staff only).")
     def tracking_status(self, info: Info) -> TrackingStatus:
-        from tracking.executor import get_executor
-
         require_staff(info)
         return TrackingStatus(**get_executor().stats().as_dict())
 
@@ -63,6 +64,4 @@ class Query:
 
     @strawberry.field(description="The current cart (the user's, or an anonymous visitor's session cart).")
     async def cart(self, info: Info) -> CartType | None:
-        from graph.mutations.commerce import request_cart
-
         return await request_cart(info, create=False)

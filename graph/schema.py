@@ -20,7 +20,7 @@ from graph.mutations.accounts import AccountMutation, OnePasswordMutationPerDocu
 from graph.mutations.catalogue import CatalogueMutation
 from graph.mutations.commerce import CommerceMutation
 from graph.mutations.tracking import TrackingMutation
-from graph.observability import OperationMetrics
+from graph.prometheus import OperationMetrics
 from graph.queries import Query
 
 

@@ -2,7 +2,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from graph.assets import graphiql_asset
-from graph.ops import healthz, metrics
+from graph.operator_views import healthz, metrics
 from graph.schema import schema
 from graph.views import GraphQLView
 

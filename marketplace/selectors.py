@@ -1,6 +1,7 @@
-"""Read-side business logic of the catalogue: what a listing contains, in which order.
+"""Read-side business logic: what a listing contains and in which order, and what a
+user owns (favorites, orders, products sold, API tokens, cart lines).
 
-Selectors return querysets and plain values; they know nothing of GraphQL.
+Selectors return querysets, model instances and plain values; they know nothing of GraphQL.
 """
 
 from __future__ import annotations
@@ -12,7 +13,17 @@ from decimal import Decimal
 from django.db.models import Avg, Count, FloatField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from marketplace.models import Category, OrderItem, Product, ProductImage, ProductReview
+from marketplace.models import (
+    ApiToken,
+    CartItem,
+    Category,
+    Favorite,
+    Order,
+    OrderItem,
+    Product,
+    ProductImage,
+    ProductReview,
+)
 
 
 @dataclass(frozen=True)
@@ -110,3 +121,47 @@ def images_for(product_ids: Iterable[int]) -> dict[int, list[ProductImage]]:
     for image in ProductImage.objects.filter(product_id__in=list(product_ids)).order_by("product_id", "position", "id"):
         by_product.setdefault(image.product_id, []).append(image)
     return by_product
+
+
+def product_by_id(*, product_id: int, active_only: bool = True) -> Product | None:
+    """The product, or None when it does not exist (or, with ``active_only``, is no longer sold)."""
+    qs = active_products() if active_only else Product.objects.all()
+    return qs.filter(pk=product_id).first()
+
+
+def manageable_product(*, user, product_id: int) -> Product | None:
+    """A product ``user`` may change: their own, or any for staff. None otherwise, so that
+    someone else's product looks exactly like a missing one."""
+    qs = Product.objects.filter(pk=product_id)
+    if not user.is_staff:
+        qs = qs.filter(seller=user)
+    return qs.first()
+
+
+def products_sold_by(*, user) -> QuerySet[Product]:
+    """Everything ``user`` sells, active or not; unordered (the caller orders and pages)."""
+    return Product.objects.filter(seller=user)
+
+
+def favorites_of(*, user) -> QuerySet[Favorite]:
+    """``user``'s favorites with their products; unordered (the caller orders and pages)."""
+    return Favorite.objects.filter(user=user).select_related("product")
+
+
+def orders_of(*, user) -> QuerySet[Order]:
+    """``user``'s orders; unordered (the caller orders and pages)."""
+    return Order.objects.filter(user=user)
+
+
+def api_tokens_of(*, user) -> QuerySet[ApiToken]:
+    """``user``'s API tokens, active and revoked, newest first."""
+    return ApiToken.objects.filter(user=user)
+
+
+def cart_items_for(cart_ids: Iterable[int]) -> dict[int, list[CartItem]]:
+    """Each cart's lines with their products, oldest line first, in one query."""
+    by_cart: dict[int, list[CartItem]] = {}
+    lines = CartItem.objects.filter(cart_id__in=list(cart_ids)).select_related("product").order_by("added_at", "id")
+    for line in lines:
+        by_cart.setdefault(line.cart_id, []).append(line)
+    return by_cart

@@ -1,15 +1,11 @@
 import os
 
 import pytest
-from django.db import connection
 
+from tests.helpers import is_postgres
 from tracking.executor import EventExecutor, set_executor
 
 pytest_plugins = ["tests.live_server"]
-
-
-def is_postgres() -> bool:
-    return connection.vendor == "postgresql"
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ from graph.loaders.catalogue import (
     ReviewPageByProductIdLoader,
     UserByIdLoader,
 )
-from graph.loaders.metrics import MetricsByProductIdLoader
+from graph.loaders.metrics import MetricsByProductLoader, SoldProduct
 from graph.loaders.products import ProductCountByCategoryIdLoader, ProductPageByCategoryIdLoader
 
 __all__ = [
@@ -23,10 +23,11 @@ __all__ = [
     "ChildrenByCategoryIdLoader",
     "FavoriteByProductIdLoader",
     "ImagesByProductIdLoader",
-    "MetricsByProductIdLoader",
+    "MetricsByProductLoader",
     "ProductCountByCategoryIdLoader",
     "ProductPageByCategoryIdLoader",
     "RatingByProductIdLoader",
     "ReviewPageByProductIdLoader",
+    "SoldProduct",
     "UserByIdLoader",
 ]

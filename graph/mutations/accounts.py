@@ -27,7 +27,8 @@ from graph.errors import RateLimited
 from graph.ids import decode_id
 from graph.mutations.common import call_service
 from graph.permissions import require_user
-from graph.types.commerce import ApiTokenType, UserError, UserType
+from graph.types.accounts import ApiTokenType, UserType
+from graph.types.errors import UserError
 from marketplace.ratelimit import client_address
 from marketplace.services import accounts
 

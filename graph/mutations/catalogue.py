@@ -5,13 +5,15 @@ from __future__ import annotations
 from decimal import Decimal
 
 import strawberry
+from asgiref.sync import sync_to_async
 from strawberry.types import Info
 
 from graph.ids import decode_id
 from graph.mutations.common import active_product, call_service, not_found, own_product
 from graph.permissions import require_user
 from graph.types.catalogue import ProductImageType, ProductType, ReviewType
-from graph.types.commerce import UserError
+from graph.types.errors import UserError
+from marketplace import selectors
 from marketplace.models import Category
 from marketplace.services import products, reviews
 
@@ -47,7 +49,8 @@ class ProductInput:
 async def _category(value: strawberry.ID | None) -> Category | None:
     if value is None:
         return None
-    return await Category.objects.filter(pk=decode_id(value, "Category", field="input.category")).afirst()
+    pk = decode_id(value, "Category", field="input.category")
+    return await sync_to_async(selectors.category_by_id_or_slug)(category_id=pk)
 
 
 @strawberry.type

@@ -6,12 +6,14 @@ import strawberry
 from asgiref.sync import sync_to_async
 from strawberry.types import Info
 
-from graph.ids import decode_id
-from graph.mutations.common import active_product, call_service, not_found
-from graph.permissions import current_user, require_user
+from graph.carts import request_cart
+from graph.loaders.commerce import CartItemsByCartIdLoader
+from graph.mutations.common import active_product, any_product, call_service, not_found
+from graph.permissions import require_user
 from graph.types.catalogue import ProductType
-from graph.types.commerce import CartType, OrderType, UserError
-from marketplace.models import Product
+from graph.types.commerce import CartType, OrderType
+from graph.types.errors import UserError
+from marketplace.models import Cart
 from marketplace.services import cart as carts
 from marketplace.services import favorites, orders
 
@@ -35,19 +37,6 @@ class CheckoutPayload:
     errors: list[UserError]
 
 
-async def request_cart(info: Info, *, create: bool):
-    """The user's cart, or the anonymous visitor's (by session; created when asked)."""
-    user = current_user(info)
-    if user is not None:
-        return await sync_to_async(carts.get_cart)(user=user, create=create)
-    session = info.context.request.session
-    if session.session_key is None:
-        if not create:
-            return None
-        await session.acreate()
-    return await sync_to_async(carts.get_cart)(session_key=session.session_key, create=create)
-
-
 async def _favorite(info: Info, product_id: strawberry.ID, *, add: bool) -> FavoritePayload:
     user = require_user(info)
     product = await active_product(product_id)
@@ -56,6 +45,14 @@ async def _favorite(info: Info, product_id: strawberry.ID, *, add: bool) -> Favo
     service = favorites.add_favorite if add else favorites.remove_favorite
     await sync_to_async(service)(user=user, product=product)
     return FavoritePayload(product=product, is_favorite=add, errors=[])
+
+
+def cart_payload(info: Info, cart: Cart | None, errors: list[UserError]) -> CartPayload:
+    """The cart as it is now: lines an earlier mutation of the same document loaded are
+    forgotten, so that the payload shows this mutation's outcome."""
+    if cart is not None:
+        CartItemsByCartIdLoader(info.context).clear(cart.pk)
+    return CartPayload(cart=cart, errors=errors)
 
 
 @strawberry.type
@@ -75,29 +72,27 @@ class CommerceMutation:
             return CartPayload(cart=None, errors=not_found())
         cart = await request_cart(info, create=True)
         _, errors = await call_service(carts.add_to_cart, cart=cart, product=product, quantity=quantity)
-        return CartPayload(cart=cart, errors=errors)
+        return cart_payload(info, cart, errors)
 
     @strawberry.mutation(description="Set the quantity of a product in the cart (1..99, never beyond stock).")
     async def update_cart_item(self, info: Info, product_id: strawberry.ID, quantity: int) -> CartPayload:
         product = await active_product(product_id)
         cart = await request_cart(info, create=False)
         if product is None or cart is None:
-            return CartPayload(cart=cart, errors=not_found())
+            return cart_payload(info, cart, not_found())
         _, errors = await call_service(carts.update_cart_item, cart=cart, product=product, quantity=quantity)
-        return CartPayload(cart=cart, errors=errors)
+        return cart_payload(info, cart, errors)
 
     @strawberry.mutation(description="Remove a product from the cart.")
     async def remove_from_cart(self, info: Info, product_id: strawberry.ID) -> CartPayload:
-
-        pk = decode_id(product_id, "Product", field="productId")
-        product = await Product.objects.filter(pk=pk).afirst()
+        product = await any_product(product_id)  # a product no longer sold can still leave a cart
         cart = await request_cart(info, create=False)
         if product is None or cart is None:
-            return CartPayload(cart=cart, errors=not_found())
+            return cart_payload(info, cart, not_found())
         removed, errors = await call_service(carts.remove_from_cart, cart=cart, product=product)
         if not errors and not removed:
             errors = [UserError(field="productId", message="This product is not in the cart.", code="not_in_cart")]
-        return CartPayload(cart=cart, errors=errors)
+        return cart_payload(info, cart, errors)
 
     @strawberry.mutation(description="Buy what is in the cart: one order, stock and metrics updated at once.")
     async def checkout(self, info: Info) -> CheckoutPayload:

@@ -18,16 +18,17 @@ from graph.loaders import (
     ChildrenByCategoryIdLoader,
     FavoriteByProductIdLoader,
     ImagesByProductIdLoader,
-    MetricsByProductIdLoader,
+    MetricsByProductLoader,
     RatingByProductIdLoader,
     ReviewPageByProductIdLoader,
+    SoldProduct,
     UserByIdLoader,
 )
 from graph.loaders.catalogue import REVIEW_ORDER, ReviewPageKey
 from graph.orderings import ProductOrder
 from graph.pagination import decode_cursor, encode_cursor, page_size
 from graph.types.common import PageInfo, global_id_field
-from graph.types.metrics import ProductMetricsType
+from graph.types.product_metrics import ProductMetricsType
 from marketplace.models import Category, Product, ProductReview
 
 ProductOrderEnum = strawberry.enum(
@@ -53,8 +54,8 @@ class ProductImageType:
     position: int
 
 
-@strawberry.type(description="Average review rating (null without reviews) and number of reviews.")
-class Rating:
+@strawberry.type(name="Rating", description="Average review rating (null without reviews) and number of reviews.")
+class RatingType:
     average: float | None
     count: int
 
@@ -113,13 +114,12 @@ class ProductType:
         return ImagesByProductIdLoader(info.context).load(root.pk)
 
     @strawberry.field
-    def rating(self, root: strawberry.Parent[Product], info: Info) -> Rating:
+    def rating(self, root: strawberry.Parent[Product], info: Info) -> RatingType:
         return RatingByProductIdLoader(info.context).load(root.pk)
 
     @strawberry.field(description="Engagement metrics; created on the fly when the product has none yet.")
     def metrics(self, root: strawberry.Parent[Product], info: Info) -> ProductMetricsType:
-        info.context.product_sellers[root.pk] = root.seller_id  # for totalRevenue's permission check
-        return MetricsByProductIdLoader(info.context).load(root.pk)
+        return MetricsByProductLoader(info.context).load(SoldProduct(root.pk, root.seller_id))
 
     @strawberry.field(description="Whether the current user favorited it (false when not logged in).")
     def is_favorite(self, root: strawberry.Parent[Product], info: Info) -> bool:

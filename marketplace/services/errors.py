@@ -11,8 +11,3 @@ class ServiceError(Exception):
         self.message = message
         self.field = field
         self.code = code
-
-
-class NotFound(ServiceError):
-    def __init__(self, message: str = "Not found.", *, field: str | None = None) -> None:
-        super().__init__(message, field=field, code="not_found")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
@@ -58,9 +59,9 @@ def create_product(
     try:
         product.full_clean(exclude=["slug"] if not slug else None)
     except ValidationError as exc:
-        field, messages = next(iter(exc.message_dict.items()))
-        code = "unique" if "already exists" in messages[0] else "invalid"
-        raise ServiceError(messages[0], field=field, code=code) from None
+        field, errors = next(iter(exc.error_dict.items()))
+        code = "unique" if errors[0].code == "unique" else "invalid"
+        raise ServiceError(errors[0].messages[0], field=field, code=code) from None
     return _save(product)
 
 
@@ -90,8 +91,6 @@ def deactivate_product(*, product: Product) -> Product:
 
 
 def add_product_image(*, product: Product, url: str, alt_text: str = "") -> ProductImage:
-    from django.core.validators import URLValidator
-
     try:
         URLValidator(schemes=["http", "https"])(url)
     except ValidationError:

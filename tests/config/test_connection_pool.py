@@ -11,8 +11,8 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import is_postgres
 from tests.factories import make_product
+from tests.helpers import is_postgres
 from tests.live_server import database_url_for_tests
 
 pytestmark = [

@@ -1,34 +1,8 @@
-import json
-
 import pytest
-from django.test import Client
 
-
-class GraphQLClient:
-    """Posts documents to /graphql/ through the real view and middleware."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
-
-    def raw(self, query: str, variables: dict | None = None, **headers):
-        body = {"query": query, "variables": variables or {}}
-        return self.client.post("/graphql/", json.dumps(body), content_type="application/json", headers=headers)
-
-    def __call__(self, query: str, variables: dict | None = None, **headers) -> dict:
-        response = self.raw(query, variables, **headers)
-        assert response.status_code in (200, 400), response.content
-        return response.json()
-
-    def data(self, query: str, variables: dict | None = None, **headers) -> dict:
-        result = self(query, variables, **headers)
-        assert "errors" not in result, result["errors"]
-        return result["data"]
+from tests.helpers import GraphQLClient
 
 
 @pytest.fixture
 def gql(client) -> GraphQLClient:
     return GraphQLClient(client)
-
-
-def error_codes(result: dict) -> list[str]:
-    return [e.get("extensions", {}).get("code") for e in result.get("errors", [])]

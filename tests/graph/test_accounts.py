@@ -9,7 +9,7 @@ from django.test import Client
 
 from marketplace.models import ApiToken
 from tests.factories import make_product, make_user
-from tests.graph.conftest import GraphQLClient, error_codes
+from tests.helpers import GraphQLClient, error_codes
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from marketplace.services import cart as carts
 from marketplace.services import orders
 from marketplace.services.errors import ServiceError
 from tests.factories import make_product, make_user
-from tests.graph.conftest import GraphQLClient, error_codes
+from tests.helpers import GraphQLClient, error_codes
 from tracking.models import ProductMetrics
 
 PASSWORD = "correct-horse-battery-9"

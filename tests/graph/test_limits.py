@@ -12,7 +12,7 @@ from graph.cost import operation_cost
 from graph.ids import global_id
 from graph.masking import MaskServerErrors
 from tests.factories import make_category, make_product
-from tests.graph.conftest import GraphQLClient, error_codes
+from tests.helpers import GraphQLClient, error_codes
 
 pytestmark = pytest.mark.django_db
 

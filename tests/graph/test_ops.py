@@ -1,4 +1,4 @@
-"""/healthz and /metrics: what a load balancer and Prometheus see.
+"""/metrics: what Prometheus sees (/healthz is in test_healthz.py).
 
 Metric values live for the whole test process, so tests compare before and after."""
 
@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -22,10 +19,11 @@ from django.conf import settings as django_settings
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from graph import observability, ops
-from graph.observability import OperationNames, record_tracking_stats
+from graph import prometheus
+from graph.prometheus import OperationNames, record_tracking_stats
 from tests.factories import make_product
-from tests.live_server import database_url_for_tests, require
+from tests.helpers import free_port
+from tests.live_server import database_url_for_tests
 from tracking.events import TrackingEvent
 from tracking.executor import TrackingStats
 from tracking.models import EventKind
@@ -71,96 +69,7 @@ def post_operation(client, query: str, operation_name: str | None = None):
 @pytest.fixture(autouse=True)
 def fresh_operation_names(monkeypatch):
     """Names other tests sent must not have used up the cap."""
-    monkeypatch.setattr(observability, "operation_names", OperationNames())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-# --- /healthz -------------------------------------------------------------------
-
-
-def test_healthz_is_ok_when_the_database_answers(client, settings):
-    settings.TRACKING_BACKEND = "inprocess"
-
-    response = client.get("/healthz")
-
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
-    assert "no-cache" in response["Cache-Control"]
-
-
-def test_healthz_in_celery_mode_is_503_with_the_reason_when_redis_refuses(client, settings):
-    settings.TRACKING_BACKEND = "celery"
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1: refused at once
-
-    started = time.monotonic()
-    response = client.get("/healthz")
-
-    assert time.monotonic() - started < 2
-    assert response.status_code == 503
-    body = response.json()
-    assert body["status"] == "unavailable"
-    assert body["database"] == "ok"
-    assert "connecting to 127.0.0.1:1" in body["redis"]
-
-
-@pytest.fixture
-def redis_url():
-    require(shutil.which("redis-server") is not None, "redis-server is not installed (apt-get install redis-server)")
-    from redis import Redis
-
-    port = free_port()
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with Redis.from_url(url, socket_connect_timeout=0.2) as redis:
-                    redis.ping()
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(10)
-
-
-def test_healthz_in_celery_mode_is_ok_when_redis_answers(client, settings, redis_url):
-    settings.TRACKING_BACKEND = "celery"
-    settings.REDIS_URL = redis_url
-
-    response = client.get("/healthz")
-
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok"}
-
-
-def test_healthz_gives_up_on_a_hanging_database_within_two_seconds(client, settings, monkeypatch):
-    # A database that never answers (a dropped packet, a full connection queue), simulated.
-    settings.TRACKING_BACKEND = "inprocess"
-    release = threading.Event()
-    monkeypatch.setattr(ops, "check_database", lambda: release.wait(10))
-
-    started = time.monotonic()
-    try:
-        response = client.get("/healthz")
-    finally:
-        release.set()
-
-    assert time.monotonic() - started < 2
-    assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "no answer within 1.5 s"}
+    monkeypatch.setattr(prometheus, "operation_names", OperationNames())
 
 
 # --- /metrics -------------------------------------------------------------------
@@ -281,7 +190,7 @@ import sys
 import django
 
 django.setup()
-from graph.observability import observe_tracking_batch, record_operation
+from graph.prometheus import observe_tracking_batch, record_operation
 from tracking.executor import TrackingStats
 
 class Executor:

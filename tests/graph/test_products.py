@@ -6,7 +6,7 @@ import pytest
 
 from graph.ids import global_id
 from tests.factories import make_category, make_product, make_review, make_user
-from tests.graph.conftest import error_codes
+from tests.helpers import error_codes
 from tracking.models import ProductMetrics
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from django.test import Client
 from graph.ids import global_id
 from marketplace.models import Product
 from tests.factories import make_category, make_product, make_user
-from tests.graph.conftest import GraphQLClient, error_codes
+from tests.helpers import GraphQLClient, error_codes
 from tracking.models import ProductMetrics
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ from graph.ids import global_id
 from marketplace.models import Product
 from marketplace.services.products import deactivate_product
 from tests.factories import make_product
-from tests.graph.conftest import error_codes
+from tests.helpers import error_codes
 
 pytestmark = pytest.mark.django_db
 

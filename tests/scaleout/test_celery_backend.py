@@ -18,7 +18,7 @@ from django.test import Client
 from config.celery import app
 from graph.ids import global_id
 from tests.factories import make_product
-from tests.graph.conftest import GraphQLClient
+from tests.helpers import GraphQLClient
 from tests.scaleout.servers import start_redis, start_worker
 from tests.tracking.helpers import child_env, wait_for
 from tracking.apply import apply_events

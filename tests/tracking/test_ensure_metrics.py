@@ -16,8 +16,8 @@ import pytest
 from django.db import DatabaseError
 
 import tracking.metrics
-from tests.conftest import is_postgres
 from tests.factories import strip_metrics
+from tests.helpers import is_postgres
 from tests.tracking.helpers import ROOT, child_env, make_products, manage, run_in_threads
 from tracking.metrics import MetricsHelper, bulk_ensure_metrics, ensure_metrics_exist
 from tracking.models import ProductMetrics

@@ -18,7 +18,7 @@ from django.db import OperationalError
 
 from graph.ids import global_id
 from tests.factories import make_product
-from tests.graph.conftest import GraphQLClient
+from tests.helpers import GraphQLClient
 from tests.tracking.helpers import make_products, wait_for
 from tests.tracking.helpers import run_in_threads as start_together
 from tracking.appliers import Applier, Batch, DeliveryControl

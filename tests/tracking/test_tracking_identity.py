@@ -7,7 +7,7 @@ from django.test import Client
 
 from graph.ids import global_id
 from tests.factories import make_product, make_user
-from tests.graph.conftest import GraphQLClient
+from tests.helpers import GraphQLClient
 from tests.tracking.test_outage_policy import refused_connection
 from tracking import selectors
 from tracking.models import ActivityEvent

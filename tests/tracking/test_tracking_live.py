@@ -15,7 +15,7 @@ import pytest
 
 from graph.ids import global_id
 from tests.factories import make_category, make_product, make_user
-from tests.graph.conftest import GraphQLClient, error_codes
+from tests.helpers import GraphQLClient, error_codes
 from tests.live_server import start_server, stop_server
 from tracking.executor import EventExecutor, set_executor
 from tracking.models import ActivityEvent, ProductMetrics

@@ -27,7 +27,7 @@ class ProductMetricsType:
         user = info.context.user
         if user is None or not user.is_authenticated:
             return None
-        if user.is_staff or info.context.product_sellers.get(root.product_id) == user.pk:
+        if user.is_staff or root.seller_id == user.pk:  # seller_id: see MetricsByProductLoader
             return root.total_revenue
         return None
 

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from graph.observability import exposition, record_tracking_stats
+from graph.prometheus import exposition, record_tracking_stats
 
 logger = logging.getLogger(__name__)
 

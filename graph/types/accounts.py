@@ -1,0 +1,89 @@
+"""The logged-in user as they see themselves, with what they own, and their API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from asgiref.sync import sync_to_async
+from strawberry.types import Info
+
+from graph.pagination import Ordering, SortKey, decode_cursor, encode_cursor, page_size, slice_page
+from graph.types.catalogue import ProductConnection, ProductEdge
+from graph.types.commerce import OrderConnection, OrderEdge
+from graph.types.common import PageInfo, global_id_field
+from marketplace import selectors
+
+NEWEST_FIRST = (SortKey("created_at", True, datetime), SortKey("id", True))
+FAVORITES_ORDER = Ordering("FAVORITES_NEWEST", NEWEST_FIRST)
+ORDERS_ORDER = Ordering("ORDERS_NEWEST", NEWEST_FIRST)
+MY_PRODUCTS_ORDER = Ordering("MY_PRODUCTS_NEWEST", NEWEST_FIRST)
+
+
+@strawberry.type(name="ApiToken", description="An API token's public record; the secret is shown only at login.")
+class ApiTokenType:
+    prefix: str
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    id: strawberry.ID = global_id_field("ApiToken")
+
+
+async def _page(qs, ordering: Ordering, first: int | None, after: str | None):
+    size = page_size(first)
+    cursor = decode_cursor(ordering, after) if after else None
+    return await sync_to_async(slice_page)(qs, ordering, size, cursor)
+
+
+async def _product_page(qs, ordering: Ordering, first: int | None, after: str | None, *, node) -> ProductConnection:
+    """A ProductConnection over ``qs`` (rows turned into products by ``node``), counted lazily."""
+    rows, has_next = await _page(qs, ordering, first, after)
+    edges = [ProductEdge(cursor=encode_cursor(ordering, row), node=node(row)) for row in rows]
+
+    async def count() -> int:
+        return await qs.acount()
+
+    return ProductConnection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
+        count=count,
+    )
+
+
+@strawberry.type(name="User", description="The logged-in user, as they see themselves.")
+class UserType:
+    username: str
+    email: str
+    is_staff: bool
+
+    id: strawberry.ID = global_id_field("User")
+
+    @strawberry.field(description="Favorited products, most recent first.")
+    async def favorites(
+        self, root: strawberry.Parent[object], first: int | None = 20, after: str | None = None
+    ) -> ProductConnection:
+        qs = selectors.favorites_of(user=root)
+        return await _product_page(qs, FAVORITES_ORDER, first, after, node=lambda favorite: favorite.product)
+
+    @strawberry.field(description="Orders, most recent first.")
+    async def orders(
+        self, root: strawberry.Parent[object], first: int | None = 20, after: str | None = None
+    ) -> OrderConnection:
+        rows, has_next = await _page(selectors.orders_of(user=root), ORDERS_ORDER, first, after)
+        edges = [OrderEdge(cursor=encode_cursor(ORDERS_ORDER, o), node=o) for o in rows]
+        return OrderConnection(
+            edges=edges, page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None)
+        )
+
+    @strawberry.field(description="Products this user sells, active or not, newest first.")
+    async def products(
+        self, root: strawberry.Parent[object], first: int | None = 20, after: str | None = None
+    ) -> ProductConnection:
+        qs = selectors.products_sold_by(user=root)
+        return await _product_page(qs, MY_PRODUCTS_ORDER, first, after, node=lambda product: product)
+
+    @strawberry.field(description="API tokens, active and revoked.")
+    async def tokens(self, root: strawberry.Parent[object], info: Info) -> list[ApiTokenType]:
+        return await sync_to_async(list)(selectors.api_tokens_of(user=root))
