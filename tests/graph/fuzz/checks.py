@@ -27,6 +27,7 @@ from schemathesis.checks import not_a_server_error as schemathesis_not_a_server_
 # graph/cost.py, config/middleware.py, config/auth.py).
 CLIENT_ERROR_CODES = frozenset(
     {"BAD_USER_INPUT", "UNAUTHENTICATED", "FORBIDDEN", "RATE_LIMITED", "QUERY_TOO_COSTLY", "PAYLOAD_TOO_LARGE"}
+    | {"TOO_MANY_PASSWORD_MUTATIONS"}  # graph/mutations/accounts.py
 )
 
 # What a Python or Django traceback looks like in a response body.
