@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.db.models import Avg, Count, FloatField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from marketplace.models import Category, OrderItem, Product, ProductImage, ProductReview
+from marketplace.models import Category, Favorite, OrderItem, Product, ProductImage, ProductReview
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,17 @@ def order_items_for(order_ids: Iterable[int]) -> dict[int, list[OrderItem]]:
     for line in lines:
         by_order.setdefault(line.order_id, []).append(line)
     return by_order
+
+
+def visible_favorites(*, user) -> QuerySet[Favorite]:
+    """``user``'s favorites that they may still see: a deactivated product is hidden from
+    shoppers everywhere but their order history, so it leaves their favorites too (the
+    row stays: the favorite returns if the product is sold again). Its seller and staff
+    still see it, as they see the product itself."""
+    qs = Favorite.objects.filter(user=user)
+    if user.is_staff:
+        return qs
+    return qs.filter(Q(product__is_active=True) | Q(product__seller=user))
 
 
 def images_for(product_ids: Iterable[int]) -> dict[int, list[ProductImage]]:

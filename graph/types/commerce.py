@@ -14,7 +14,8 @@ from graph.loaders.commerce import OrderItemsByOrderIdLoader
 from graph.pagination import Ordering, SortKey, decode_cursor, encode_cursor, page_size, slice_page
 from graph.types.catalogue import ProductConnection, ProductEdge, ProductType
 from graph.types.common import PageInfo, global_id_field
-from marketplace.models import ApiToken, Cart, CartItem, Favorite, Order, OrderItem, Product
+from marketplace.models import ApiToken, Cart, CartItem, Order, OrderItem, Product
+from marketplace.selectors import visible_favorites
 
 NEWEST_FIRST = (SortKey("created_at", True, datetime), SortKey("id", True))
 FAVORITES_ORDER = Ordering("FAVORITES_NEWEST", NEWEST_FIRST)
@@ -37,6 +38,13 @@ class CartItemType:
     def product(self, root: strawberry.Parent[CartItem]) -> ProductType:
         return root.product
 
+    @strawberry.field(
+        description="False once the seller stopped selling the product: the line stays so that the shopper "
+        "sees what happened (and can remove it), but checkout does not buy it and the totals leave it out."
+    )
+    def available(self, root: strawberry.Parent[CartItem]) -> bool:
+        return root.product.is_active
+
     @strawberry.field
     def line_total(self, root: strawberry.Parent[CartItem]) -> Decimal:
         return root.product.price * root.quantity
@@ -50,13 +58,14 @@ class CartType:
     async def items(self, root: strawberry.Parent[Cart]) -> list[CartItemType]:
         return await _cart_items(root)
 
-    @strawberry.field
+    @strawberry.field(description="Units checkout would buy (available lines only).")
     async def total_quantity(self, root: strawberry.Parent[Cart]) -> int:
-        return sum(item.quantity for item in await _cart_items(root))
+        return sum(item.quantity for item in await _cart_items(root) if item.product.is_active)
 
-    @strawberry.field(description="Sum of the lines at today's prices (checkout captures them).")
+    @strawberry.field(description="What checkout would charge: available lines at today's prices (it captures them).")
     async def subtotal(self, root: strawberry.Parent[Cart]) -> Decimal:
-        return sum((item.product.price * item.quantity for item in await _cart_items(root)), Decimal("0"))
+        lines = await _cart_items(root)
+        return sum((item.product.price * item.quantity for item in lines if item.product.is_active), Decimal("0"))
 
 
 async def _cart_items(cart: Cart) -> list[CartItem]:
@@ -147,11 +156,14 @@ class UserType:
 
     id: strawberry.ID = global_id_field("User")
 
-    @strawberry.field(description="Favorited products, most recent first.")
+    @strawberry.field(
+        description="Favorited products, most recent first. A product its seller stopped selling is left out "
+        "(it comes back if sold again), except for its seller and staff."
+    )
     async def favorites(
         self, root: strawberry.Parent[object], first: int | None = 20, after: str | None = None
     ) -> ProductConnection:
-        qs = Favorite.objects.filter(user=root).select_related("product")
+        qs = visible_favorites(user=root).select_related("product")
         return await _product_page(qs, FAVORITES_ORDER, first, after, node=lambda favorite: favorite.product)
 
     @strawberry.field(description="Orders, most recent first.")
