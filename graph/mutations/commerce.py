@@ -17,7 +17,6 @@ from marketplace.models import Product
 from marketplace.services import cart as carts
 from marketplace.services import favorites, orders
 
-
 IDEMPOTENCY_KEY_HELP = (
     "A key the client chooses per purchase (1 to 100 printable characters, a UUID say). Checking out again "
     "with a key you already used returns that order instead of placing a new one; the same key with a cart "

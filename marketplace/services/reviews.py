@@ -24,9 +24,7 @@ def add_review(*, user, product: Product, rating: int, title: str = "", body: st
         raise ServiceError("Title is longer than 200 characters.", field="title", code="too_long")
     if len(body) > 10_000:
         raise ServiceError("Review is longer than 10,000 characters.", field="body", code="too_long")
-    verified = OrderItem.objects.filter(
-        product=product, order__user=user, order__status=Order.Status.PLACED
-    ).exists()
+    verified = OrderItem.objects.filter(product=product, order__user=user, order__status=Order.Status.PLACED).exists()
     try:
         with transaction.atomic():
             return ProductReview.objects.create(
