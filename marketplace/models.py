@@ -84,6 +84,9 @@ class ProductReview(models.Model):
     title = models.CharField(max_length=200, blank=True, default="")
     body = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Stored at review time (the author had a placed order of the product then): a
+    # listing of reviews needs no per-review order lookup.
+    verified_purchase = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -159,10 +162,19 @@ class Order(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLACED)
     total = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
     created_at = models.DateTimeField(auto_now_add=True)
+    # The client's key for this checkout: a repeated checkout with it returns this order.
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        constraints = [models.CheckConstraint(condition=Q(total__gte=0), name="order_total_gte_0")]
+        constraints = [
+            models.CheckConstraint(condition=Q(total__gte=0), name="order_total_gte_0"),
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="order_one_per_user_idempotency_key",
+            ),
+        ]
         indexes = [models.Index(fields=["user", "-created_at", "-id"], name="order_user_newest")]
 
     def __str__(self) -> str:

@@ -115,6 +115,17 @@ def order_items_for(order_ids: Iterable[int]) -> dict[int, list[OrderItem]]:
     return by_order
 
 
+def visible_favorites(*, user) -> QuerySet[Favorite]:
+    """``user``'s favorites that they may still see: a deactivated product is hidden from
+    shoppers everywhere but their order history, so it leaves their favorites too (the
+    row stays: the favorite returns if the product is sold again). Its seller and staff
+    still see it, as they see the product itself."""
+    qs = Favorite.objects.filter(user=user)
+    if user.is_staff:
+        return qs
+    return qs.filter(Q(product__is_active=True) | Q(product__seller=user))
+
+
 def images_for(product_ids: Iterable[int]) -> dict[int, list[ProductImage]]:
     """Each product's images in display order, in one query."""
     by_product: dict[int, list[ProductImage]] = {}
@@ -144,8 +155,9 @@ def products_sold_by(*, user) -> QuerySet[Product]:
 
 
 def favorites_of(*, user) -> QuerySet[Favorite]:
-    """``user``'s favorites with their products; unordered (the caller orders and pages)."""
-    return Favorite.objects.filter(user=user).select_related("product")
+    """``user``'s visible favorites (see ``visible_favorites``) with their products;
+    unordered (the caller orders and pages)."""
+    return visible_favorites(user=user).select_related("product")
 
 
 def orders_of(*, user) -> QuerySet[Order]:

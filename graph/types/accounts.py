@@ -60,7 +60,10 @@ class UserType:
 
     id: strawberry.ID = global_id_field("User")
 
-    @strawberry.field(description="Favorited products, most recent first.")
+    @strawberry.field(
+        description="Favorited products, most recent first. A product its seller stopped selling is left out "
+        "(it comes back if sold again), except for its seller and staff."
+    )
     async def favorites(
         self, root: strawberry.Parent[object], first: int | None = 20, after: str | None = None
     ) -> ProductConnection:

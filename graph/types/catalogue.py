@@ -66,6 +66,9 @@ class ReviewType:
     title: str
     body: str
     created_at: datetime
+    verified_purchase: bool = strawberry.field(
+        description="The author had bought the product (a placed order) when they wrote the review."
+    )
 
     id: strawberry.ID = global_id_field("Review")
 

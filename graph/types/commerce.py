@@ -22,6 +22,13 @@ class CartItemType:
     def product(self, root: strawberry.Parent[CartItem]) -> ProductType:
         return root.product
 
+    @strawberry.field(
+        description="False once the seller stopped selling the product: the line stays so that the shopper "
+        "sees what happened (and can remove it), but checkout does not buy it and the totals leave it out."
+    )
+    def available(self, root: strawberry.Parent[CartItem]) -> bool:
+        return root.product.is_active
+
     @strawberry.field
     def line_total(self, root: strawberry.Parent[CartItem]) -> Decimal:
         return root.product.price * root.quantity
@@ -35,14 +42,15 @@ class CartType:
     def items(self, root: strawberry.Parent[Cart], info: Info) -> list[CartItemType]:
         return CartItemsByCartIdLoader(info.context).load(root.pk)
 
-    @strawberry.field
+    @strawberry.field(description="Units checkout would buy (available lines only).")
     async def total_quantity(self, root: strawberry.Parent[Cart], info: Info) -> int:
-        return sum(item.quantity for item in await CartItemsByCartIdLoader(info.context).load(root.pk))
+        lines = await CartItemsByCartIdLoader(info.context).load(root.pk)
+        return sum(item.quantity for item in lines if item.product.is_active)
 
-    @strawberry.field(description="Sum of the lines at today's prices (checkout captures them).")
+    @strawberry.field(description="What checkout would charge: available lines at today's prices (it captures them).")
     async def subtotal(self, root: strawberry.Parent[Cart], info: Info) -> Decimal:
         lines = await CartItemsByCartIdLoader(info.context).load(root.pk)
-        return sum((item.product.price * item.quantity for item in lines), Decimal("0"))
+        return sum((item.product.price * item.quantity for item in lines if item.product.is_active), Decimal("0"))
 
 
 @strawberry.type(name="OrderItem")

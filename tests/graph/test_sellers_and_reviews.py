@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 
 from graph.ids import global_id
-from marketplace.models import Product
-from tests.factories import make_category, make_product, make_user
+from marketplace.models import Order, OrderItem, Product
+from tests.factories import make_category, make_product, make_review, make_user
 from tests.helpers import GraphQLClient, error_codes
 from tracking.models import ProductMetrics
 
@@ -164,3 +164,64 @@ def test_tracking_status_is_for_staff_only():
     assert error_codes(GraphQLClient(Client())(query)) == ["UNAUTHENTICATED"]
     assert error_codes(logged_in()(query)) == ["FORBIDDEN"]
     assert logged_in(is_staff=True).data(query)["trackingStatus"]["queueDepth"] == 0
+
+
+VERIFIED = "query($s: String) { product(slug: $s) { reviews { edges { node { rating verifiedPurchase } } } } }"
+
+
+def test_a_seller_cannot_review_their_own_product():
+    seller = make_user()
+    product = make_product(seller=seller)
+    result = logged_in(seller).data(REVIEW, {"id": global_id("Product", product.pk), "r": 5})["addProductReview"]
+    assert result == {"review": None, "errors": [{"field": "productId", "code": "own_product"}]}
+    assert not product.reviews.exists()
+
+
+def test_reviews_from_buyers_are_marked_verified_purchases():
+    # Given a product that one shopper bought and another did not
+    product = make_product(stock=5)
+    pid = global_id("Product", product.pk)
+    buyer, browser = make_user(), make_user()
+    buyer_gql = logged_in(buyer)
+    buyer_gql.data("mutation($id: ID!) { addToCart(productId: $id, quantity: 1) { errors { code } } }", {"id": pid})
+    assert buyer_gql.data("mutation { checkout { errors { code } } }")["checkout"]["errors"] == []
+
+    # When both review it
+    buyer_gql.data(REVIEW, {"id": pid, "r": 5})
+    logged_in(browser).data(REVIEW, {"id": pid, "r": 2})
+
+    # Then only the buyer's review is a verified purchase
+    reviews = logged_in().data(VERIFIED, {"s": product.slug})["product"]["reviews"]["edges"]
+    assert sorted((e["node"]["rating"], e["node"]["verifiedPurchase"]) for e in reviews) == [(2, False), (5, True)]
+
+
+def test_a_cancelled_order_does_not_verify_a_review():
+    product = make_product()
+    user = make_user()
+    order = Order.objects.create(user=user, status=Order.Status.CANCELLED, total=Decimal("10.00"))
+    OrderItem.objects.create(order=order, product=product, quantity=1, unit_price=Decimal("10.00"))
+    review = "mutation($id: ID!) { addProductReview(productId: $id, rating: 4) { review { verifiedPurchase } } }"
+    result = logged_in(user).data(review, {"id": global_id("Product", product.pk)})["addProductReview"]
+    assert result == {"review": {"verifiedPurchase": False}}
+
+
+MARKED_REVIEWS = """query($s: String) { product(slug: $s) { reviews { edges { node {
+  verifiedPurchase author { displayName } } } } } }"""
+
+
+@pytest.mark.parametrize("reviews", [2, 8])
+def test_the_verified_mark_costs_no_query_per_review(gql, django_assert_num_queries, reviews):
+    # Given a product with reviews, half of them from buyers
+    product = make_product()
+    for i in range(reviews):
+        review = make_review(product, rating=1 + i % 5)
+        review.verified_purchase = i % 2 == 0
+        review.save(update_fields=["verified_purchase"])
+
+    # When a shopper reads the reviews with their authors and marks
+    # (the product, its page of reviews, the authors in one batch)
+    with django_assert_num_queries(3):
+        edges = gql.data(MARKED_REVIEWS, {"s": product.slug})["product"]["reviews"]["edges"]
+
+    # Then every review came back with its mark
+    assert sorted(e["node"]["verifiedPurchase"] for e in edges) == [False] * (reviews // 2) + [True] * (reviews // 2)
