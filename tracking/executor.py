@@ -34,8 +34,9 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import connection
 
-from tracking.appliers import Applier, Batch, DeliveryControl, build_applier
+from tracking.appliers import Applier, Batch, DeliveryControl
 from tracking.apply import BatchResult
+from tracking.backends import build_applier
 from tracking.events import TrackingEvent
 from tracking.stats import TrackingStats
 
