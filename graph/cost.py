@@ -1,7 +1,7 @@
 """The price table: what one field of a document makes the server do, in cost units.
 
-A plain field costs 1. A connection multiplies what is selected inside it by the page
-size it will run with (``first``/``last`` from a literal, a variable, the variable's
+A plain field costs 1. A connection multiplies what is selected under its ``edges`` (or
+``nodes``) by the page size it will run with (``first``/``last`` from a literal, a variable, the variable's
 default, else the field's default page size), and the category lists by an estimated
 ten items, through the nesting. Fields whose database work grows with the catalogue
 (an ordering no index serves, an exact count, a substring search) cost
@@ -31,6 +31,8 @@ from graphql import (
 
 # Connection fields and the page size they use when neither ``first`` nor ``last`` is given.
 CONNECTION_DEFAULTS = {"products": 20, "reviews": 10, "favorites": 20, "orders": 20}
+# The fields of a connection that hold its items (``totalCount`` and ``pageInfo`` run once).
+ITEM_FIELDS = frozenset({"edges", "nodes"})
 # Plain lists have no ``first``: they count as this many items (categories are a
 # short tree; a category rarely has more than ten children).
 LIST_ESTIMATES = {"categories": 10, "children": 10}
@@ -58,6 +60,7 @@ class FieldPrice:
     own: int
     multiplier: int
     expensive: str | None = None
+    per_item_only: bool = False  # the multiplier applies to the items (edges), not to the whole selection
 
 
 class OperationValues:
@@ -112,16 +115,14 @@ def _expensive_listing(field: FieldNode, values: OperationValues) -> str | None:
 def price(field: FieldNode, values: OperationValues) -> FieldPrice:
     """What ``field`` costs by itself and how many times what is inside it runs."""
     name = field.name.value
-    multiplier = 1
     if name in CONNECTION_DEFAULTS and field.selection_set is not None:
         multiplier = max(1, _page_size(field, values, CONNECTION_DEFAULTS[name]))
-    elif name in LIST_ESTIMATES:
-        multiplier = LIST_ESTIMATES[name]
-    if name in PRODUCT_LISTINGS and (expensive := _expensive_listing(field, values)):
-        return FieldPrice(own=1 + EXPENSIVE_PRICE, multiplier=multiplier, expensive=expensive)
+        expensive = _expensive_listing(field, values) if name in PRODUCT_LISTINGS else None
+        own = 1 + (EXPENSIVE_PRICE if expensive else 0)
+        return FieldPrice(own=own, multiplier=multiplier, expensive=expensive, per_item_only=True)
     if name in COUNT_FIELDS:
-        return FieldPrice(own=1 + COUNT_FIELDS[name], multiplier=multiplier, expensive=name)
-    return FieldPrice(own=1, multiplier=multiplier)
+        return FieldPrice(own=1 + COUNT_FIELDS[name], multiplier=1, expensive=name)
+    return FieldPrice(own=1, multiplier=LIST_ESTIMATES.get(name, 1))
 
 
 def operation_cost(document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None) -> int:

@@ -30,7 +30,7 @@ from graphql import (
     SelectionSetNode,
 )
 
-from graph.cost import OperationValues, price
+from graph.cost import ITEM_FIELDS, OperationValues, price
 
 # Sums saturate here: a document this costly is refused whatever the exact figure, and
 # the arithmetic stays on small integers.
@@ -44,6 +44,7 @@ class Summary:
     depth: int = 0  # levels of fields below the set (a leaf field is at level 0)
     aliases: int = 0
     cost: int = 0
+    item_cost: int = 0  # the part under a connection's ``edges``/``nodes``: it runs once per item
     expensive: int = 0
     expensive_fields: list[str] = field(default_factory=list)  # the first few, for the message
 
@@ -51,6 +52,7 @@ class Summary:
         self.depth = max(self.depth, other.depth)
         self.aliases = min(CEILING, self.aliases + other.aliases)
         self.cost = min(CEILING, self.cost + other.cost)
+        self.item_cost = min(CEILING, self.item_cost + other.item_cost)
         self.expensive = min(CEILING, self.expensive + other.expensive)
         self.expensive_fields.extend(other.expensive_fields[: 5 - len(self.expensive_fields)])
 
@@ -166,13 +168,20 @@ class _Summariser:
         inner = self.selection_set(node.selection_set)
         priced = price(node, self.values)
         introspection = node.name.value.startswith("__")
+        if priced.per_item_only:  # a connection: its totalCount and pageInfo run once
+            cost = priced.own + inner.cost + priced.multiplier * inner.item_cost
+        else:
+            cost = priced.own + priced.multiplier * (inner.cost + inner.item_cost)
         summary = Summary(
             depth=0 if node.selection_set is None or introspection else 1 + inner.depth,
             aliases=(1 if node.alias else 0) + inner.aliases,
-            cost=min(CEILING, priced.own + priced.multiplier * inner.cost),
             expensive=(1 if priced.expensive else 0) + inner.expensive,
             expensive_fields=[priced.expensive] if priced.expensive else [],
         )
+        if node.name.value in ITEM_FIELDS:
+            summary.item_cost = min(CEILING, cost)
+        else:
+            summary.cost = min(CEILING, cost)
         summary.expensive_fields.extend(inner.expensive_fields[: 5 - len(summary.expensive_fields)])
         return summary
 
