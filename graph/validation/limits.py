@@ -1,12 +1,11 @@
 """The document limits, as one schema extension, in the order that keeps refusals cheap.
 
-1. Tokens: strawberry's ``MaxTokensLimiter`` (listed before this extension) sets the
-   parser's ``max_tokens``, so an over-long document stops while it is being lexed; the
-   query text may hold at most ``MAX_CHARACTERS_PER_TOKEN`` characters per allowed token
-   (comments and whitespace are no tokens, and lexing them costs as much as any).
-2. Parsing: graphql-core's parser recurses once per nesting level; a document nested
-   deeper than Python's stack allows is the client's mistake, not a server fault.
-3. Shape (``graph.validation.shape``, one linear pass): nesting, fragment cycles, depth,
+1. Size: strawberry's ``MaxTokensLimiter`` (listed before this extension) sets the
+   parser's ``max_tokens``, and this one its ``max_source_length`` (at most
+   ``MAX_CHARACTERS_PER_TOKEN`` characters per allowed token), so an over-long document
+   stops while it is being lexed. graphql-core's parser refuses nesting deeper than
+   Python's stack by itself (a syntax error, not a RecursionError).
+2. Shape (``graph.validation.shape``, one linear pass): nesting, fragment cycles, depth,
    aliases, expensive fields and cost. A document over any limit is refused here, before
    graphql-core's validation rules walk it (strawberry skips them when an extension has
    set ``pre_execution_errors``).
@@ -19,30 +18,75 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from graphql import GraphQLError, parse
+from graphql import (
+    GraphQLError,
+    NoUndefinedVariablesRule,
+    NoUnusedVariablesRule,
+    VariablesInAllowedPositionRule,
+    validate,
+)
+from graphql.validation.rules import overlapping_fields_can_be_merged
+from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from graph.validation.shape import Shape, analyse
 
-# Deeper than any real document goes (selections stop at GRAPHQL_MAX_DEPTH, inputs are a
-# filter object or a list of IDs), and far from where Python's stack would end.
+# Deeper than any real document goes (fields stop at GRAPHQL_MAX_DEPTH; inline fragments
+# add a level each), and far from where Python's stack would end.
 MAX_NESTING = 32
 # A query text may hold this many characters per allowed token: room for names,
-# indentation and comments, but not for megabytes of them.
+# indentation and comments, but not for megabytes of them (lexing a comment costs as
+# much as lexing tokens, and comments are no tokens).
 MAX_CHARACTERS_PER_TOKEN = 20
+# graphql-core compares every pair of same-named fields, and every pair of fragments
+# spread, in one selection set: these keep that quadratic work small. Real documents
+# repeat a field two or three times (through fragments) and spread a handful of
+# fragments into one place.
+MAX_SAME_NAME = 10
+MAX_SPREADS_PER_SELECTION = 20
+# What is left of that rule's quadratic work (fragments spreading fragments compared pair
+# by pair) is metered by graphql-core itself, which aborts the validation once a budget
+# is spent; its default (500,000 units, about 1.5 s here) is meant for any server, ours
+# is what 20 fragments spread into one selection spend. Assigning the module attribute is
+# the documented way to set it.
+OVERLAP_BUDGET = 2_000
+overlapping_fields_can_be_merged.MAX_COMPLEXITY_BUDGET = OVERLAP_BUDGET
+# graphql-core stops validating after this many errors (its default is 100): a client
+# fixes the first few, and each error costs a suggestion search and a source excerpt.
+MAX_VALIDATION_ERRORS = 10
 
 
 def _too_complex(message: str, **extensions: Any) -> GraphQLError:
     return GraphQLError(message, extensions={"code": "QUERY_TOO_COMPLEX", **extensions})
 
 
-def refusals(shape: Shape) -> list[GraphQLError]:
-    """Every limit ``shape`` exceeds, as errors a client can act on."""
-    if shape.nesting > MAX_NESTING:
-        return [_too_complex(f"The document is nested {shape.nesting} levels deep; at most {MAX_NESTING} are allowed.")]
+def _structure(shape: Shape) -> list[GraphQLError]:
+    """The refusals that stop the analysis (its figures are incomplete after them)."""
     if shape.cycle:
         return [GraphQLError(f"Cannot spread fragment '{shape.cycle}' within itself.")]
+    if shape.too_nested:
+        return [_too_complex(f"Selections are nested more than {MAX_NESTING} levels deep.")]
     errors = []
+    if shape.crowd > MAX_SAME_NAME:
+        errors.append(
+            _too_complex(f"{shape.crowd} fields share one name in a selection; at most {MAX_SAME_NAME} may.")
+        )
+    if shape.spreads > MAX_SPREADS_PER_SELECTION:
+        errors.append(
+            _too_complex(
+                f"{shape.spreads} fragments are spread into one selection; at most {MAX_SPREADS_PER_SELECTION} may."
+            )
+        )
+    return errors
+
+
+def refusals(shape: Shape) -> list[GraphQLError]:
+    """Every limit ``shape`` exceeds, as errors a client can act on."""
+    errors = _structure(shape)
+    if shape.cycle or shape.too_nested:
+        return errors
     if shape.depth > settings.GRAPHQL_MAX_DEPTH:
         errors.append(
             _too_complex(f"'{shape.operation}' exceeds maximum operation depth of {settings.GRAPHQL_MAX_DEPTH}")
@@ -70,25 +114,44 @@ def refusals(shape: Shape) -> list[GraphQLError]:
     return errors
 
 
+# The rules that follow variables: each walks the whole operation again before the main
+# walk starts (graphql-core's variable usages), which costs most of the validation of a
+# document of unknown fields. They run only when a document has variables, and only
+# once the other rules found nothing.
+VARIABLE_RULES = (NoUndefinedVariablesRule, NoUnusedVariablesRule, VariablesInAllowedPositionRule)
+
+
+def _validate(ctx) -> list[GraphQLError]:
+    """strawberry's validation (the schema's rules plus its own two), with fewer errors
+    kept, the variable rules last, and an aborted validation explained."""
+    rules = (*ctx.validation_rules, MaybeNullValidationRule, OneOfInputValidationRule)
+    first = tuple(rule for rule in rules if rule not in VARIABLE_RULES)
+    errors = validate(ctx.schema._schema, ctx.graphql_document, first, max_errors=MAX_VALIDATION_ERRORS)
+    if not errors and "$" in (ctx.query or "$"):  # no "$" anywhere: no variable to check
+        then = tuple(rule for rule in rules if rule in VARIABLE_RULES)
+        errors = validate(ctx.schema._schema, ctx.graphql_document, then, max_errors=MAX_VALIDATION_ERRORS)
+    if any(isinstance(error, ValidationAbortedError) for error in errors):
+        errors = [e for e in errors if not isinstance(e, ValidationAbortedError)] or [
+            _too_complex(
+                "The document's fragments overlap in too many ways to validate: spread fewer fragments into "
+                "one selection, or spread each fragment once."
+            )
+        ]
+    return errors
+
+
 class DocumentLimits(SchemaExtension):
-    """Parse without recursion faults, then refuse over-limit documents before validation,
-    and report the cost of the ones that run in ``extensions.cost``."""
+    """Bound the query text's length for the parser, then refuse over-limit documents
+    before validation, and report the cost of the ones that run in ``extensions.cost``."""
 
     def __init__(self) -> None:
         self.cost: int | None = None
 
-    def on_parse(self):
-        ctx = self.execution_context
-        if ctx.graphql_document is None and ctx.query:
-            limit = settings.GRAPHQL_MAX_TOKENS * MAX_CHARACTERS_PER_TOKEN
-            if len(ctx.query) > limit:
-                raise _too_complex(f"The document is {len(ctx.query):,} characters long; at most {limit:,} are allowed.")
-            try:
-                ctx.graphql_document = parse(ctx.query, **ctx.parse_options)
-            except RecursionError:
-                raise _too_complex(
-                    f"The document is nested too deeply to parse; at most {MAX_NESTING} levels are allowed."
-                ) from None
+    def on_operation(self):
+        # graphql-core refuses a longer source before lexing it (a syntax error that says so)
+        self.execution_context.parse_options["max_source_length"] = (
+            settings.GRAPHQL_MAX_TOKENS * MAX_CHARACTERS_PER_TOKEN
+        )
         yield
 
     def on_validate(self):
@@ -96,10 +159,10 @@ class DocumentLimits(SchemaExtension):
         if ctx.graphql_document is not None and ctx.pre_execution_errors is None:
             shape = analyse(ctx.graphql_document, ctx.operation_name, ctx.variables, max_nesting=MAX_NESTING)
             errors = refusals(shape)
-            if shape.nesting <= MAX_NESTING and not shape.cycle:
+            if not (shape.cycle or shape.too_nested):
                 self.cost = shape.cost
-            if errors:
-                ctx.pre_execution_errors = errors  # strawberry then skips graphql-core's rules
+            # strawberry skips its own validation once an extension has set the errors
+            ctx.pre_execution_errors = errors or _validate(ctx)
         yield
 
     def get_results(self) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""One linear pass over a parsed document: its nesting, fragment cycles, depth, aliases,
-cost and expensive fields, for the operation that would run.
+"""One linear pass over a parsed document: fragment cycles, nesting, depth, aliases, cost,
+expensive fields, and the shapes that make graphql-core's validation quadratic, for the
+operation that would run.
 
 Why not strawberry's ``QueryDepthLimiter`` and ``MaxAliasesLimiter``: both expand every
 fragment spread anew along every path, so a document whose fragments each spread the
@@ -10,6 +11,11 @@ the summary: the work is proportional to the document's size, whatever its shape
 Spreads of one fragment within one selection set count once, as execution merges them
 (graphql-core collects a fragment once per selection set); spreads under different
 fields count each time, as they run each time.
+
+graphql-core's OverlappingFieldsCanBeMergedRule compares every pair of same-named fields
+and every pair of fragments spread into one selection set: quadratic in both. The pass
+records the largest of each (``crowd``, ``spreads``) so that they can be bounded before
+that rule runs.
 """
 
 from __future__ import annotations
@@ -23,18 +29,19 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     InlineFragmentNode,
-    ListValueNode,
-    Node,
-    ObjectValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
 )
 
-from graph.cost import ITEM_FIELDS, OperationValues, price
+from graph.cost import COUNT_FIELDS, ITEM_FIELDS, OperationValues, price
 
 # Sums saturate here: a document this costly is refused whatever the exact figure, and
 # the arithmetic stays on small integers.
 CEILING = 10**15
+
+
+class TooNested(Exception):
+    """Selection sets nested deeper than the caller allows (the walk recurses per level)."""
 
 
 @dataclass
@@ -53,16 +60,23 @@ class Summary:
         self.aliases = min(CEILING, self.aliases + other.aliases)
         self.cost = min(CEILING, self.cost + other.cost)
         self.item_cost = min(CEILING, self.item_cost + other.item_cost)
-        self.expensive = min(CEILING, self.expensive + other.expensive)
-        self.expensive_fields.extend(other.expensive_fields[: 5 - len(self.expensive_fields)])
+        if other.expensive:
+            self.expensive = min(CEILING, self.expensive + other.expensive)
+            self.expensive_fields.extend(other.expensive_fields[: 5 - len(self.expensive_fields)])
 
 
 @dataclass
 class Shape:
-    """The findings for one document; ``cycle`` names a fragment that spreads itself."""
+    """The findings for one document. ``cycle`` names a fragment that spreads itself;
+    ``crowd`` is the most fields sharing one response name in a selection set, ``spreads``
+    the most fragments spread into one, ``nesting`` the deepest selection set."""
 
-    nesting: int
+    fragments: int = 0
     cycle: str | None = None
+    nesting: int = 0
+    too_nested: bool = False
+    crowd: int = 0
+    spreads: int = 0
     operation: str = "anonymous"
     summary: Summary = field(default_factory=Summary)
 
@@ -76,29 +90,11 @@ class Shape:
 
     @property
     def cost(self) -> int:
-        return self.summary.cost
+        return self.summary.cost + self.summary.item_cost
 
     @property
     def expensive(self) -> int:
         return self.summary.expensive
-
-
-def nesting(document: Node) -> int:
-    """The deepest nesting of selection sets, lists and input objects, without recursion."""
-    deepest = 0
-    stack: list[tuple[Node, int]] = [(document, 0)]
-    while stack:
-        node, level = stack.pop()
-        if isinstance(node, SelectionSetNode | ListValueNode | ObjectValueNode):
-            level += 1
-            deepest = max(deepest, level)
-        for key in node.keys:
-            child = getattr(node, key, None)
-            if isinstance(child, Node):
-                stack.append((child, level))
-            elif isinstance(child, tuple | list):
-                stack.extend((item, level) for item in child if isinstance(item, Node))
-    return deepest
 
 
 def _spreads(selection_set: SelectionSetNode | None) -> set[str]:
@@ -144,45 +140,64 @@ def fragment_order(fragments: dict[str, FragmentDefinitionNode]) -> tuple[list[s
 
 
 class _Summariser:
-    def __init__(self, values: OperationValues, fragments: dict[str, FragmentDefinitionNode]) -> None:
+    def __init__(self, values: OperationValues, shape: Shape, max_nesting: int) -> None:
         self.values = values
-        self.fragments = fragments
+        self.shape = shape
+        self.max_nesting = max_nesting
         self.memo: dict[str, Summary] = {}
 
-    def selection_set(self, selection_set: SelectionSetNode | None, seen: set[str] | None = None) -> Summary:
+    def selection_set(self, selection_set: SelectionSetNode | None, level: int) -> Summary:
+        if level > self.shape.nesting:
+            self.shape.nesting = level
+            if level > self.max_nesting:
+                raise TooNested
         total = Summary()
-        if selection_set is None:
-            return total
-        seen = set() if seen is None else seen
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                total.add(self.field(selection))
-            elif isinstance(selection, InlineFragmentNode):  # merges into this set
-                total.add(self.selection_set(selection.selection_set, seen))
-            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
-                seen.add(selection.name.value)
-                total.add(self.memo.get(selection.name.value, Summary()))  # unknown ones: validation refuses them
+        names: dict[str, int] = {}
+        seen: set[str] = set()
+        self._walk(selection_set, level, total, names, seen)
+        if names:
+            self.shape.crowd = max(self.shape.crowd, max(names.values()))
+        self.shape.spreads = max(self.shape.spreads, len(seen))
         return total
 
-    def field(self, node: FieldNode) -> Summary:
-        inner = self.selection_set(node.selection_set)
+    def _walk(self, selection_set: SelectionSetNode, level: int, total: Summary, names: dict, seen: set) -> None:
+        """Add the selections of ``selection_set`` (and of the inline fragments in it,
+        which merge into the same set) to ``total``."""
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                key = (selection.alias or selection.name).value
+                names[key] = names.get(key, 0) + 1
+                if selection.selection_set is None and selection.name.value not in COUNT_FIELDS:
+                    total.cost += 1  # a plain leaf: the common case, kept cheap
+                    total.aliases += selection.alias is not None
+                else:
+                    total.add(self.field(selection, level))
+            elif isinstance(selection, InlineFragmentNode):
+                if level + 1 > self.max_nesting:  # each one is a level of the parser's recursion
+                    raise TooNested
+                self._walk(selection.selection_set, level + 1, total, names, seen)
+            elif selection.name.value not in seen:
+                seen.add(selection.name.value)
+                total.add(self.memo.get(selection.name.value) or Summary())  # unknown ones: validation refuses them
+
+    def field(self, node: FieldNode, level: int) -> Summary:
+        inner = self.selection_set(node.selection_set, level + 1) if node.selection_set else Summary()
         priced = price(node, self.values)
-        introspection = node.name.value.startswith("__")
         if priced.per_item_only:  # a connection: its totalCount and pageInfo run once
             cost = priced.own + inner.cost + priced.multiplier * inner.item_cost
         else:
             cost = priced.own + priced.multiplier * (inner.cost + inner.item_cost)
         summary = Summary(
-            depth=0 if node.selection_set is None or introspection else 1 + inner.depth,
-            aliases=(1 if node.alias else 0) + inner.aliases,
+            depth=0 if node.selection_set is None or node.name.value.startswith("__") else 1 + inner.depth,
+            aliases=(node.alias is not None) + inner.aliases,
             expensive=(1 if priced.expensive else 0) + inner.expensive,
             expensive_fields=[priced.expensive] if priced.expensive else [],
         )
+        summary.expensive_fields.extend(inner.expensive_fields[: 5 - len(summary.expensive_fields)])
         if node.name.value in ITEM_FIELDS:
             summary.item_cost = min(CEILING, cost)
         else:
             summary.cost = min(CEILING, cost)
-        summary.expensive_fields.extend(inner.expensive_fields[: 5 - len(summary.expensive_fields)])
         return summary
 
 
@@ -194,26 +209,27 @@ def _operations(document: DocumentNode, name: str | None) -> list[OperationDefin
 
 
 def analyse(
-    document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None, *, max_nesting: int = 0
+    document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None, *, max_nesting: int = 64
 ) -> Shape:
     """Analyse the operation that would run. A document without one (no operation of
     that name, or several and no name) gets an empty summary: execution refuses it.
 
-    With ``max_nesting``, a document nested deeper is only measured, not summarised (the
-    summary recurses once per level)."""
-    shape = Shape(nesting=nesting(document))
-    if max_nesting and shape.nesting > max_nesting:
-        return shape
+    The walk stops at the first selection set nested deeper than ``max_nesting``
+    (``too_nested``), before its recursion could reach Python's limit."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    shape = Shape(fragments=len(fragments))
     order, shape.cycle = fragment_order(fragments)
     operations = _operations(document, operation_name)
     if shape.cycle or len(operations) != 1:
         return shape
     (operation,) = operations
     defaults = {v.variable.name.value: v.default_value for v in operation.variable_definitions or () if v.default_value}
-    summariser = _Summariser(OperationValues(variables, defaults), fragments)
-    for name in order:  # dependencies first: a spread reads a finished summary
-        summariser.memo[name] = summariser.selection_set(fragments[name].selection_set)
-    shape.operation = operation.name.value if operation.name else "anonymous"
-    shape.summary = summariser.selection_set(operation.selection_set)
+    summariser = _Summariser(OperationValues(variables, defaults), shape, max_nesting)
+    try:
+        for name in order:  # dependencies first: a spread reads a finished summary
+            summariser.memo[name] = summariser.selection_set(fragments[name].selection_set, 1)
+        shape.operation = operation.name.value if operation.name else "anonymous"
+        shape.summary = summariser.selection_set(operation.selection_set, 1)
+    except TooNested:
+        shape.too_nested = True
     return shape

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import logging
+import time
 
 import pytest
 import strawberry
@@ -199,3 +200,162 @@ def test_a_category_listing_deeper_than_allowed_names_the_limit(gql):
     make_category()
     result = gql(nested_categories(12))
     assert "maximum operation depth of 10" in result["errors"][0]["message"]
+
+
+# --- the analysis is linear in the document -------------------------------------------------
+
+
+def tokens(query: str) -> int:
+    from graphql.language import Lexer, Source, TokenKind
+
+    lexer, count = Lexer(Source(query)), 0
+    while lexer.advance().kind != TokenKind.EOF:
+        count += 1
+    return count
+
+
+def fan_out(levels: int) -> str:
+    """Fragments F0..F(levels-1), each spreading the next one twice: 2^levels paths."""
+    fragments = " ".join(f"fragment F{i} on Category {{ id ...F{i + 1} ...F{i + 1} }}" for i in range(levels - 1))
+    return "{ categories { ...F0 } } " + fragments + f" fragment F{levels - 1} on Category {{ id }}"
+
+
+def fragments(count: int, body: str, *, spread: str = "") -> str:
+    return " ".join(f"fragment F{i} on Category {{ {body} {spread.format(i=i, j=i + 1)} }}" for i in range(count))
+
+
+def pre_execution(query: str, variables: dict | None = None):
+    """What strawberry does before it executes, with the schema's own limits: the parse
+    options, parsing, DocumentLimits' checks and graphql-core's validation. Returns the
+    errors (empty: the document would run) and the CPU seconds, the least of five runs."""
+    from graphql import GraphQLError, parse
+    from strawberry.extensions import MaxTokensLimiter
+    from strawberry.types.execution import ExecutionContext
+
+    from graph.schema import schema
+    from graph.validation.limits import DocumentLimits
+
+    best, best_analysis, errors = float("inf"), float("inf"), None
+    for _ in range(5):
+        ctx = ExecutionContext(query=query, schema=schema, allowed_operations=set(), variables=variables)
+        extensions = [MaxTokensLimiter(max_token_count=settings_value("GRAPHQL_MAX_TOKENS")), DocumentLimits()]
+        started = time.process_time()
+        for extension in extensions:
+            extension.execution_context = ctx
+            next(extension.on_operation())
+        try:
+            ctx.graphql_document = parse(query, **ctx.parse_options)
+        except GraphQLError as error:
+            ctx.pre_execution_errors = [error]
+        parsed = time.process_time()
+        if ctx.graphql_document is not None:
+            next(extensions[1].on_validate())
+        finished = time.process_time()
+        best, best_analysis = min(best, finished - started), min(best_analysis, finished - parsed)
+        errors = ctx.pre_execution_errors
+    return errors, best, best_analysis
+
+
+def settings_value(name: str):
+    from django.conf import settings
+
+    return getattr(settings, name)
+
+
+WORST_SHAPES = {
+    # name: (document, what the client gets: a phrase of the first error, or None when it runs)
+    "fan-out F0..F15 (the reported one)": (fan_out(16), None),
+    "fan-out as deep as the token limit allows": (fan_out(66), "overlap in too many ways"),
+    "fragment cycle through 66 fragments": (
+        "{ categories { ...F0 } } " + fragments(66, "id", spread="...F{j}").replace("...F66", "...F0"),
+        "Cannot spread fragment",
+    ),
+    "chain of 80 fragments": (
+        "{ categories { ...F0 } } " + fragments(79, "id", spread="...F{j}") + " fragment F79 on Category { id }",
+        "overlap in too many ways",
+    ),
+    "10 fragments spread into one selection": (
+        "{ categories { " + " ".join(f"...F{i}" for i in range(10)) + " } } " + fragments(10, "id name slug"),
+        None,
+    ),
+    "60 fragments spread into one selection": (
+        "{ categories { " + " ".join(f"...F{i}" for i in range(60)) + " } } " + fragments(60, "id"),
+        "60 fragments are spread into one selection",
+    ),
+    "every fragment spreads the next ten": (
+        "{ categories { ...F0 } } "
+        + " ".join(
+            f"fragment F{i} on Category {{ id " + " ".join(f"...F{j}" for j in range(i + 1, min(i + 11, 32))) + " }"
+            for i in range(32)
+        ),
+        "Query cost",  # counted as if every spread ran: an upper bound
+    ),
+    "30 aliases of nested category trees (wide and deep)": (
+        "{ "
+        + " ".join(f"a{i}: categories {{ children {{ children {{ children {{ id }} }} }} }}" for i in range(30))
+        + " }",
+        "Query cost",
+    ),
+    "260 aliases": ("{ " + " ".join(f"a{i}: __typename" for i in range(260)) + " }", "260 aliases found"),
+    "790 fields of one name": ("{ " + " ".join(["__typename"] * 790) + " }", "share one name"),
+    "one field name repeated inside a product": (
+        '{ product(slug: "x") { ' + " ".join(["name"] * 780) + " } }",
+        "share one name",
+    ),
+    "8 product fields, 10 times each, in one selection": (
+        '{ product(slug: "x") { ' + " ".join(["id name slug description price stock isActive inStock"] * 10) + " } }",
+        None,
+    ),
+    "inline fragments nested 100 deep": (
+        "{ categories { " + "... on Category { " * 100 + "id" + " }" * 100 + " } }",
+        "nested more than 32 levels",
+    ),
+    "fields nested 20 deep": ("{ categories { " + "children { " * 20 + "id" + " }" * 20 + " } }", "depth of 10"),
+    "fields nested 250 deep": ("{ categories { " + "children { " * 250 + "id" + " }" * 250 + " } }", "nested"),
+    "a list literal nested 390 deep": ("{ product(slug: " + "[" * 390 + '"x"' + "]" * 390 + ") { id } }", "nested"),
+    "790 unknown fields": ("{ " + " ".join(f"nope{i}" for i in range(790)) + " }", "Cannot query field"),
+    "780 unknown fields and a variable": (
+        "query($v: Int) { " + " ".join(f"nope{i}" for i in range(780)) + " products(first: $v) { totalCount } }",
+        "Cannot query field",
+    ),
+    "190 unused variables": ("query(" + " ".join(f"$v{i}: Int" for i in range(190)) + ") { __typename }", "never used"),
+    "100 variables, 31 of them used": (
+        "query(" + " ".join(f"$v{i}: String" for i in range(100)) + ") { "
+        + " ".join(f'a{i}: product(slug: $v{i}) {{ id }}' for i in range(30))
+        + " product(slug: $v30) { name } }",
+        "never used",
+    ),
+    "a comment of 100,000 characters": ("{ __typename } #" + "x" * 100_000, "source"),
+    "a string literal of 15,000 characters": ('{ product(slug: "' + "x" * 15_000 + '") { id } }', None),
+}
+
+
+@pytest.mark.parametrize("name", list(WORST_SHAPES))
+def test_every_document_within_the_token_limit_is_checked_in_under_50_ms_of_cpu(name):
+    # Given a document of a shape that costs analysers the most, within the token limit
+    document, expected = WORST_SHAPES[name]
+    assert tokens(document) <= settings_value("GRAPHQL_MAX_TOKENS") or "#" in document
+
+    # When it goes through everything that happens before execution
+    errors, cpu, analysis = pre_execution(document)
+    print(f"{name}: {cpu * 1000:.1f} ms, {analysis * 1000:.1f} ms after parsing")
+
+    # Then it is refused (or accepted) for the right reason, within 50 ms of CPU
+    if expected is None:
+        assert errors == [], errors
+    else:
+        assert errors and expected.lower() in errors[0].message.lower(), errors
+    assert cpu < 0.050, f"{name}: {cpu * 1000:.1f} ms of CPU"
+
+
+def test_strawberrys_own_limiters_are_not_in_the_schema():
+    """Their depth and alias walks expand fragments anew on every path (2^16 walks for the
+    fan-out document): the schema uses graph.validation's linear pass instead."""
+    from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+
+    from graph.schema import extensions
+    from graph.validation.limits import DocumentLimits
+
+    built = [factory() if not isinstance(factory, type) else factory for factory in extensions()]
+    assert not any(isinstance(e, QueryDepthLimiter | MaxAliasesLimiter) for e in built)
+    assert DocumentLimits in built
