@@ -43,11 +43,11 @@ def test_30_aliases_run_and_31_are_refused(gql):
 
 @override_settings(GRAPHQL_MAX_TOKENS=50)
 def test_tokens_up_to_the_limit_run_and_more_are_refused(gql):
-    def document(fields):  # "{" + fields + "}" = fields + 2 tokens
-        return "{ " + " ".join(["__typename"] * fields) + " }"
+    def document(extra):  # "{" + 16 x "aN : __typename" + extra x "__typename" + "}" = 50 + extra tokens
+        return "{ " + " ".join(f"a{i}: __typename" for i in range(16)) + " __typename" * extra + " }"
 
-    assert "errors" not in gql(document(48))
-    result = gql(document(49))
+    assert tokens(document(0)) == 50 and "errors" not in gql(document(0))
+    result = gql(document(1))
     assert "more than 50 tokens" in result["errors"][0]["message"]
 
 
@@ -359,3 +359,91 @@ def test_strawberrys_own_limiters_are_not_in_the_schema():
     built = [factory() if not isinstance(factory, type) else factory for factory in extensions()]
     assert not any(isinstance(e, QueryDepthLimiter | MaxAliasesLimiter) for e in built)
     assert DocumentLimits in built
+
+
+# --- the cost is the cost of what runs ------------------------------------------------------
+
+NESTED_LISTING = (  # with 100 per page: 1 + 100 x (7 + 100 x 5) = 50,701
+    "{ products(first: $f) { edges { node { name slug price category { "
+    "products(first: $f) { edges { node { name slug price } } } } } } } }"
+)
+
+
+def test_the_cost_uses_the_variables_and_their_defaults_as_the_operation_runs_with_them():
+    from graphql import parse
+
+    literal = operation_cost(parse(NESTED_LISTING.replace("$f", "100")), None, {})
+    # a variable's default, a variable's value, and a literal cost the same
+    assert operation_cost(parse("query($f: Int = 100) " + NESTED_LISTING), None, {}) == literal
+    assert operation_cost(parse("query($f: Int) " + NESTED_LISTING), None, {"f": 100}) == literal
+    # the value sent wins over the default
+    assert operation_cost(parse("query($f: Int = 100) " + NESTED_LISTING), None, {"f": 1}) < literal
+    # no value and no default: the field's default page size (20), like an explicit null
+    default = operation_cost(parse(NESTED_LISTING.replace("(first: $f)", "")), None, {})
+    assert operation_cost(parse("query($f: Int) " + NESTED_LISTING), None, {}) == default
+    assert operation_cost(parse(NESTED_LISTING.replace("$f", "null")), None, {}) == default
+
+
+def test_a_costly_query_is_refused_whether_its_page_size_is_a_literal_or_a_variable_default(gql):
+    for query in ("query($f: Int = 100) " + NESTED_LISTING, NESTED_LISTING.replace("$f", "100")):
+        result = gql(query)
+        assert error_codes(result) == ["QUERY_TOO_COSTLY"], result
+        assert result["extensions"]["cost"]["requested"] > 50_000
+
+
+def test_a_connections_count_and_page_info_run_once_its_items_once_per_item():
+    from graphql import parse
+
+    page = "{ products(first: 100) { totalCount pageInfo { hasNextPage } edges { node { name } } } }"
+    # products 1 + totalCount (1 + 1,000) + pageInfo 2 + 100 x (edges 1 + node 1 + name 1)
+    assert operation_cost(parse(page), None, {}) == 1 + 1001 + 2 + 100 * 3
+
+
+TOP_RATED = "products(first: 1, orderBy: TOP_RATED) { edges { node { id } } }"
+
+
+@pytest.mark.parametrize(
+    "field,expensive",
+    [
+        ("products(first: 1, orderBy: TOP_RATED) { edges { node { id } } }", True),
+        ("products(first: 1, orderBy: MOST_VIEWED) { edges { node { id } } }", True),
+        ("products(first: 1, orderBy: BEST_SELLING) { edges { node { id } } }", True),
+        ('products(first: 1, filter: {search: "lamp"}) { edges { node { id } } }', True),
+        ("products(first: 1) { totalCount }", True),
+        ("categories { productCount }", True),
+        ("products(first: 1, orderBy: PRICE_ASC) { edges { node { id } } }", False),
+        ('products(first: 1, filter: {search: ""}) { edges { node { id } } }', False),
+    ],
+)
+def test_fields_are_priced_by_the_database_work_they_cause(field, expensive):
+    from graphql import parse
+
+    from graph.validation.shape import analyse
+
+    shape = analyse(parse("{ " + field + " }"), None, {})
+    assert shape.expensive == (1 if expensive else 0)
+    assert (shape.cost > 1000) == expensive or field.startswith("categories")
+
+
+def test_expensive_fields_are_counted_through_aliases_fragments_and_variables(gql, settings, django_assert_num_queries):
+    settings.GRAPHQL_MAX_EXPENSIVE_FIELDS = 5
+    make_product()
+    five = "{ " + " ".join(f"a{i}: {TOP_RATED}" for i in range(5)) + " }"
+    assert "errors" not in gql(five)
+
+    # the reported attack: 30 aliases of a listing ordered by rating (once cost ~120)
+    thirty = "{ " + " ".join(f"a{i}: {TOP_RATED}" for i in range(30)) + " }"
+    with django_assert_num_queries(0):
+        refused = gql(thirty)
+    assert error_codes(refused) == ["QUERY_TOO_COSTLY"]
+    assert "30 expensive fields (products(orderBy: TOP_RATED)" in refused["errors"][0]["message"]
+    assert "maximum of 5" in refused["errors"][0]["message"]
+
+    # through a fragment spread under six aliases, with the ordering in a variable
+    by_variable = (
+        "query($o: ProductOrder) { "
+        + " ".join(f"a{i}: products(first: 1, orderBy: $o) {{ ...P }}" for i in range(6))
+        + " } fragment P on ProductConnection { edges { node { id } } }"
+    )
+    assert "errors" not in gql(by_variable, {"o": "PRICE_ASC"})
+    assert error_codes(gql(by_variable, {"o": "TOP_RATED"})) == ["QUERY_TOO_COSTLY"]
