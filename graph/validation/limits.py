@@ -67,7 +67,12 @@ def _structure(shape: Shape) -> list[GraphQLError]:
     if shape.cycle:
         return [GraphQLError(f"Cannot spread fragment '{shape.cycle}' within itself.")]
     if shape.too_nested:
-        return [_too_complex(f"Selections are nested more than {MAX_NESTING} levels deep.")]
+        return [
+            _too_complex(
+                f"Selections are nested more than {MAX_NESTING} levels deep (fields: at most a depth of "
+                f"{settings.GRAPHQL_MAX_DEPTH})."
+            )
+        ]
     errors = []
     if shape.crowd > MAX_SAME_NAME:
         errors.append(
