@@ -447,3 +447,41 @@ def test_expensive_fields_are_counted_through_aliases_fragments_and_variables(gq
     )
     assert "errors" not in gql(by_variable, {"o": "PRICE_ASC"})
     assert error_codes(gql(by_variable, {"o": "TOP_RATED"})) == ["QUERY_TOO_COSTLY"]
+
+
+# --- a client's mistake is one line in the log, at most -------------------------------------
+
+CLIENT_MISTAKES = {
+    "JSON nested 50,000 deep": b"[" * 50_000 + b"]" * 50_000,
+    "variables nested 900 deep": b'{"query": "{ __typename }", "variables": {"v": ' + b"[" * 900 + b"]" * 900 + b"}}",
+    "a lone surrogate": b'{"query": "query($s: String) { product(slug: $s) { id } }", "variables": {"s": "\\ud800"}}',
+    "a list literal nested 1,000 deep": json.dumps(
+        {"query": "{ product(slug: " + "[" * 1000 + '"x"' + "]" * 1000 + ") { id } }"}
+    ).encode(),
+    "the fragment fan-out": json.dumps({"query": fan_out(60)}).encode(),
+    "30 aliases of a listing ordered by rating": json.dumps(
+        {"query": "{ " + " ".join(f"a{i}: {TOP_RATED}" for i in range(30)) + " }"}
+    ).encode(),
+}
+
+
+@pytest.mark.parametrize("name", list(CLIENT_MISTAKES))
+def test_a_client_mistake_gets_a_4xx_or_a_client_error_and_logs_one_line_at_most(name, caplog, settings):
+    # Given production settings (resolver faults masked)
+    settings.DEBUG = False
+    client = Client(raise_request_exception=False)
+
+    # When the crafted body arrives
+    with caplog.at_level(logging.DEBUG):
+        caplog.clear()
+        response = client.post("/graphql/", CLIENT_MISTAKES[name], content_type="application/json")
+
+    # Then it is refused as the client's doing, and the log has one line without a traceback
+    assert response.status_code < 500, response.content[:300]
+    if response.status_code == 200:
+        codes = error_codes(response.json())
+        assert codes and None not in codes or response.json()["errors"][0]["message"], response.content[:300]
+        assert "INTERNAL_SERVER_ERROR" not in codes
+    logged = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(logged) <= 1, [r.getMessage()[:200] for r in logged]
+    assert all(r.exc_info is None and "Traceback" not in r.getMessage() for r in logged)
