@@ -22,6 +22,7 @@ from typing import Any
 from graphql import (
     DocumentNode,
     FieldNode,
+    ListValueNode,
     NullValueNode,
     ObjectValueNode,
     ValueNode,
@@ -77,15 +78,18 @@ class OperationValues:
         default = self.defaults.get(name)
         return None if default is None else value_from_ast_untyped(default)
 
-    def value(self, node: ValueNode) -> Any:
+    def value(self, node: ValueNode, *, nested: bool = False) -> Any:
+        """The value of a scalar, an enum, a variable, or an input object of those. Lists
+        and deeper objects read as null: no price depends on them, and reading them would
+        recurse as deep as the client nested them (validation refuses what is wrong)."""
         if isinstance(node, VariableNode):
             return self.variable(node.name.value)
-        if isinstance(node, NullValueNode):
+        if isinstance(node, ObjectValueNode):
+            return None if nested else {f.name.value: self.value(f.value, nested=True) for f in node.fields}
+        if isinstance(node, NullValueNode | ListValueNode):
             return None
-        if isinstance(node, ObjectValueNode):  # resolve variables inside input objects too
-            return {f.name.value: self.value(f.value) for f in node.fields}
         try:
-            return value_from_ast_untyped(node, self.variables)
+            return value_from_ast_untyped(node)
         except (TypeError, ValueError):  # an invalid literal: validation refuses it later
             return None
 
