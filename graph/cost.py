@@ -4,9 +4,9 @@ A plain field costs 1. A connection multiplies what is selected under its ``edge
 ``nodes``) by the page size it will run with (``first``/``last`` from a literal, a variable, the variable's
 default, else the field's default page size), and the category lists by an estimated
 ten items, through the nesting. Fields whose database work grows with the catalogue
-(an ordering no index serves, an exact count, a substring search) cost
-``EXPENSIVE_PRICE`` more, and a document may hold at most
-``GRAPHQL_MAX_EXPENSIVE_FIELDS`` of them (counted through fragments and aliases).
+are expensive: a listing with an ordering no index serves or a substring search costs
+``EXPENSIVE_PRICE`` more, an exact count ``COUNT_FIELDS`` more, and a document may hold
+at most ``GRAPHQL_MAX_EXPENSIVE_FIELDS`` of them (counted through fragments and aliases).
 
 This module is the one place to tune: when an ordering becomes index-driven, take it
 out of ``UNINDEXED_PRODUCT_ORDERS``. The walk over the document lives in
@@ -45,10 +45,10 @@ EXPENSIVE_PRICE = 1_000
 # Product orderings that sort on a computed value no index serves (every active
 # product is read and sorted for each page). Remove one once an index serves it.
 UNINDEXED_PRODUCT_ORDERS = frozenset({"MOST_VIEWED", "BEST_SELLING", "TOP_RATED"})
-# Fields that count matches (an exact COUNT is O(matches)) and what each adds. A
-# category's productCount is batched into one grouped count per request, so each one
-# adds less than a listing's totalCount (a count of its own).
-COUNT_FIELDS = {"totalCount": EXPENSIVE_PRICE, "productCount": 100}
+# Fields that count matches (an exact COUNT is O(matches)) and what each adds. Counts
+# are batched per request where they can be (a category's productCount and the
+# totalCount of its listing: one grouped count), so each adds less than a scan.
+COUNT_FIELDS = {"totalCount": 100, "productCount": 100}
 # The product listings that take ``orderBy`` and ``filter``.
 PRODUCT_LISTINGS = frozenset({"products"})
 
