@@ -75,9 +75,7 @@ def _structure(shape: Shape) -> list[GraphQLError]:
         ]
     errors = []
     if shape.crowd > MAX_SAME_NAME:
-        errors.append(
-            _too_complex(f"{shape.crowd} fields share one name in a selection; at most {MAX_SAME_NAME} may.")
-        )
+        errors.append(_too_complex(f"{shape.crowd} fields share one name in a selection; at most {MAX_SAME_NAME} may."))
     if shape.spreads > MAX_SPREADS_PER_SELECTION:
         errors.append(
             _too_complex(

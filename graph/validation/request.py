@@ -30,7 +30,9 @@ def loads(data: str | bytes) -> Any:
     try:
         return json.loads(data)
     except RecursionError:
-        raise BadRequestBody(f"The JSON body is nested too deeply; at most {MAX_JSON_NESTING} levels are allowed.") from None
+        raise BadRequestBody(
+            f"The JSON body is nested too deeply; at most {MAX_JSON_NESTING} levels are allowed."
+        ) from None
 
 
 def check(value: Any) -> None:

@@ -240,7 +240,6 @@ def _tracking_by_id(product_id: str):
     return lambda client, seeded: graphql(client, TRACK_VIEW, {"id": product_id})
 
 
-
 # --- crafted input: nested JSON, lone surrogates, over-long values, costly documents ----------
 
 LONE_SURROGATE = "a\ud800"  # valid JSON escape, but no UTF-8 text: the body must be refused
@@ -267,6 +266,11 @@ def _nested_object_variables(depth: int) -> bytes:
 def _with_surrogate(query: str, variables: str):
     """A POST whose variables (JSON text) hold a lone surrogate escape."""
     return _post_json_text(json.dumps({"query": query})[:-1] + ', "variables": ' + variables + "}")
+
+
+def _tracking_variables(seeded: Seeded, source_json: str) -> str:
+    """Variables as JSON text for TRACK_VIEW, with ``source_json`` written as is."""
+    return '{"id": "' + seeded.product_ids[1] + '", "source": "' + source_json + '"}'
 
 
 def _as(identity: str, query: str, variables_of: Callable[[Seeded], dict]):
@@ -334,9 +338,7 @@ CASES = [
     ),
     Hostile("50-level nested query", _post_query(_nested(50)), _refused_mentioning("depth", "10")),
     Hostile("260 aliases", _post_query(_aliases(260)), _refused_mentioning("alias", "30")),
-    Hostile(
-        "80-fragment cycle", _post_query(_fragment_cycle(80)), _refused_mentioning("Cannot spread fragment")
-    ),
+    Hostile("80-fragment cycle", _post_query(_fragment_cycle(80)), _refused_mentioning("Cannot spread fragment")),
     Hostile("search: SQL injection", *_search("' OR '1'='1", 0)),
     Hostile("search: statement terminator and comment", *_search("'; --", 6)),  # the seeded names contain it
     Hostile("search: LIKE wildcard %", *_search("%", 0)),
@@ -385,9 +387,7 @@ CASES = [
     # lone UTF-16 surrogates: valid JSON, no valid text (PostgreSQL, logs and UTF-8 refuse them)
     Hostile(
         "lone surrogate in a search",
-        _with_surrogate(
-            "query($s: String) { products(filter: {search: $s}) { totalCount } }", '{"s": "a\\ud800"}'
-        ),
+        _with_surrogate("query($s: String) { products(filter: {search: $s}) { totalCount } }", '{"s": "a\\ud800"}'),
         lambda r: (_status(400)(r), _codes("BAD_USER_INPUT")(r)),
     ),
     Hostile(
@@ -404,9 +404,7 @@ CASES = [
     ),
     Hostile(
         "lone surrogate in a tracking source",
-        lambda client, seeded: _with_surrogate(TRACK_VIEW, '{"id": "%s", "source": "ad\\udc00"}' % seeded.product_ids[1])(
-            client, seeded
-        ),
+        lambda client, seeded: _with_surrogate(TRACK_VIEW, _tracking_variables(seeded, "ad\\udc00"))(client, seeded),
         _codes("BAD_USER_INPUT"),
     ),
     Hostile(

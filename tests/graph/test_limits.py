@@ -320,8 +320,10 @@ WORST_SHAPES = {
     ),
     "190 unused variables": ("query(" + " ".join(f"$v{i}: Int" for i in range(190)) + ") { __typename }", "never used"),
     "100 variables, 31 of them used": (
-        "query(" + " ".join(f"$v{i}: String" for i in range(100)) + ") { "
-        + " ".join(f'a{i}: product(slug: $v{i}) {{ id }}' for i in range(30))
+        "query("
+        + " ".join(f"$v{i}: String" for i in range(100))
+        + ") { "
+        + " ".join(f"a{i}: product(slug: $v{i}) {{ id }}" for i in range(30))
         + " product(slug: $v30) { name } }",
         "never used",
     ),
