@@ -163,9 +163,10 @@ LOGGING = {
 # --- GraphQL and request limits ------------------------------------------------
 GRAPHQL_MAX_PAGE_SIZE = env_int("GRAPHQL_MAX_PAGE_SIZE", 100, minimum=1)
 GRAPHQL_MAX_DEPTH = env_int("GRAPHQL_MAX_DEPTH", 10, minimum=1)
-GRAPHQL_MAX_TOKENS = env_int("GRAPHQL_MAX_TOKENS", 5000, minimum=10)
+GRAPHQL_MAX_TOKENS = env_int("GRAPHQL_MAX_TOKENS", 800, minimum=10)
 GRAPHQL_MAX_ALIASES = env_int("GRAPHQL_MAX_ALIASES", 30, minimum=0)
 GRAPHQL_MAX_COST = env_int("GRAPHQL_MAX_COST", 50_000, minimum=1)
+GRAPHQL_MAX_EXPENSIVE_FIELDS = env_int("GRAPHQL_MAX_EXPENSIVE_FIELDS", 5, minimum=0)
 GRAPHQL_INTROSPECTION = env_bool("GRAPHQL_INTROSPECTION", True)
 REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", 1_000_000, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES  # also bounds bodies sent without Content-Length

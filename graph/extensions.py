@@ -63,12 +63,15 @@ class RefuseNulCharacters(SchemaExtension):
 
 
 def _walk(node: Node):
-    yield node
-    for key in node.keys:
-        child = getattr(node, key, None)
-        if isinstance(child, Node):
-            yield from _walk(child)
-        elif isinstance(child, tuple | list):
-            for item in child:
-                if isinstance(item, Node):
-                    yield from _walk(item)
+    """Every node under ``node``, without recursion (a literal may be nested as deep as the
+    parser allows)."""
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        yield node
+        for key in node.keys:
+            child = getattr(node, key, None)
+            if isinstance(child, Node):
+                stack.append(child)
+            elif isinstance(child, tuple | list):
+                stack.extend(item for item in child if isinstance(item, Node))

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import strawberry
 from django.conf import settings
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-)
+from strawberry.extensions import AddValidationRules, DisableIntrospection, MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 
-from graph.cost import QueryCostLimiter
 from graph.extensions import CsrfForMutations, RefuseNulCharacters
 from graph.masking import MaskServerErrors, is_server_fault
 from graph.mutations.accounts import AccountMutation, OnePasswordMutationPerDocument
@@ -22,6 +15,7 @@ from graph.mutations.commerce import CommerceMutation
 from graph.mutations.tracking import TrackingMutation
 from graph.prometheus import OperationMetrics
 from graph.queries import Query
+from graph.validation.limits import DocumentLimits
 
 
 @strawberry.type
@@ -33,10 +27,8 @@ def extensions() -> list:
     """Limits refuse a document before it runs; each names the limit and the value."""
     chosen = [
         OperationMetrics,  # first: it times the others, and counts what they refuse
-        lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),
-        lambda: QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES),
-        QueryCostLimiter,
+        lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),  # the cheapest refusal: while lexing
+        DocumentLimits,  # depth, aliases, cost, expensive fields: one linear pass, before validation
         lambda: AddValidationRules([OnePasswordMutationPerDocument]),
         RefuseNulCharacters,
         CsrfForMutations,

@@ -6,13 +6,14 @@ import json
 from typing import Any
 
 from cross_web import HTTPException
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from strawberry.django.views import AsyncGraphQLView
 
 from graph.context import Context
+from graph.validation import request as body_checks
 
 
 class _CsrfCheck(CsrfViewMiddleware):
@@ -39,15 +40,28 @@ class GraphQLView(AsyncGraphQLView):
     """
 
     def parse_json(self, data: str | bytes) -> Any:
-        """A body must be UTF-8 JSON holding an operation object (or a list, which
-        strawberry refuses as batching is off): anything else is the client's 400."""
+        """A body (or a GET's ``variables``) must be UTF-8 JSON holding an operation object
+        (or a list, which strawberry refuses as batching is off), not nested too deeply and
+        without lone surrogates: anything else is the client's 400."""
         try:
-            parsed = json.loads(data)
+            parsed = body_checks.loads(data)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise HTTPException(400, "Unable to parse request body as UTF-8 JSON") from None
         if not isinstance(parsed, dict | list):
             raise HTTPException(400, "The request body must be a JSON object with a query.")
+        body_checks.check(parsed)
         return parsed
+
+    async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any):
+        """strawberry's dispatch, except that a body we refuse gets a GraphQL-shaped JSON
+        400 with ``BAD_USER_INPUT`` (strawberry answers its own refusals in plain text)."""
+        try:
+            return await self.run(request=request)
+        except body_checks.BadRequestBody as error:
+            body = {"errors": [{"message": error.reason, "extensions": {"code": "BAD_USER_INPUT"}}]}
+            return JsonResponse(body, status=400)
+        except HTTPException as error:
+            return HttpResponse(content=error.reason, status=error.status_code, content_type="text/plain")
 
     async def get_context(self, request: HttpRequest, response: HttpResponse) -> Context:
         user = await request.auser()
