@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
-    DocumentNode,
     FieldNode,
     ListValueNode,
     NullValueNode,
@@ -128,9 +127,3 @@ def price(field: FieldNode, values: OperationValues) -> FieldPrice:
         return FieldPrice(own=1 + COUNT_FIELDS[name], multiplier=1, expensive=name)
     return FieldPrice(own=1, multiplier=LIST_ESTIMATES.get(name, 1))
 
-
-def operation_cost(document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None) -> int:
-    """The cost of the operation that would run (see ``graph.validation.shape``)."""
-    from graph.validation.shape import analyse
-
-    return analyse(document, operation_name, variables).cost

@@ -233,3 +233,8 @@ def analyse(
     except TooNested:
         shape.too_nested = True
     return shape
+
+
+def operation_cost(document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None) -> int:
+    """The cost of the operation that would run, with its variables and their defaults."""
+    return analyse(document, operation_name, variables).cost

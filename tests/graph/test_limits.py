@@ -9,9 +9,9 @@ import pytest
 import strawberry
 from django.test import Client, override_settings
 
-from graph.cost import operation_cost
 from graph.ids import global_id
 from graph.masking import MaskServerErrors
+from graph.validation.shape import operation_cost
 from tests.factories import make_category, make_product
 from tests.helpers import GraphQLClient, error_codes
 
