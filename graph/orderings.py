@@ -1,5 +1,12 @@
 """The product listing orders. Each is a keyset ``Ordering`` ending in the id, plus
-the annotation it sorts on; the enum the schema exposes is built from these."""
+the annotation it sorts on; the enum the schema exposes is built from these.
+
+Every order sorts on a stored key that an index covers in the order's direction, id
+included: NEWEST, PRICE_* and TOP_RATED on the product's own columns (TOP_RATED on
+the maintained Bayesian ``rating_score``, see marketplace.sort_keys), MOST_VIEWED and
+BEST_SELLING on the metrics row through an inner join, so the plan walks the metrics
+index and stops after a page.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,6 @@ from enum import Enum
 from django.db.models import QuerySet
 
 from graph.pagination import Ordering, SortKey
-from marketplace.selectors import with_average_rating
 from tracking.selectors import with_metric
 
 
@@ -49,7 +55,5 @@ PRODUCT_ORDERINGS: dict[ProductOrder, ProductOrdering] = {
     ProductOrder.BEST_SELLING: _by(
         "BEST_SELLING", "sort_sales", True, int, lambda qs: with_metric(qs, "total_sales", "sort_sales")
     ),
-    ProductOrder.TOP_RATED: _by(
-        "TOP_RATED", "sort_rating", True, float, lambda qs: with_average_rating(qs, "sort_rating")
-    ),
+    ProductOrder.TOP_RATED: _by("TOP_RATED", "rating_score", True, float),
 }

@@ -11,8 +11,8 @@ from asgiref.sync import sync_to_async
 from strawberry.types import Info
 
 from graph.loaders.commerce import OrderItemsByOrderIdLoader
-from graph.pagination import Ordering, SortKey, decode_cursor, encode_cursor, page_size, slice_page
-from graph.types.catalogue import ProductConnection, ProductEdge, ProductType
+from graph.pagination import Ordering, SortKey, TotalCount, connection, counted_once, fetch_page
+from graph.types.catalogue import ProductConnection, ProductType, product_connection
 from graph.types.common import PageInfo, global_id_field
 from marketplace.models import ApiToken, Cart, CartItem, Favorite, Order, OrderItem, Product
 
@@ -118,25 +118,14 @@ class ApiTokenType:
     id: strawberry.ID = global_id_field("ApiToken")
 
 
-async def _page(qs, ordering: Ordering, first: int | None, after: str | None):
-    size = page_size(first)
-    cursor = decode_cursor(ordering, after) if after else None
-    return await sync_to_async(slice_page)(qs, ordering, size, cursor)
-
-
 async def _product_page(qs, ordering: Ordering, first: int | None, after: str | None, *, node) -> ProductConnection:
-    """A ProductConnection over ``qs`` (rows turned into products by ``node``), counted lazily."""
-    rows, has_next = await _page(qs, ordering, first, after)
-    edges = [ProductEdge(cursor=encode_cursor(ordering, row), node=node(row)) for row in rows]
+    """A ProductConnection over ``qs`` (rows turned into products by ``node``), counted lazily
+    (exactly: a user's own favorites and products are few)."""
 
-    async def count() -> int:
-        return await qs.acount()
+    async def count() -> TotalCount:
+        return TotalCount(await qs.acount())
 
-    return ProductConnection(
-        edges=edges,
-        page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
-        count=count,
-    )
+    return product_connection(await fetch_page(qs, ordering, first, after, count=counted_once(count)), node)
 
 
 @strawberry.type(name="User", description="The logged-in user, as they see themselves.")
@@ -158,11 +147,8 @@ class UserType:
     async def orders(
         self, root: strawberry.Parent[object], first: int | None = 20, after: str | None = None
     ) -> OrderConnection:
-        rows, has_next = await _page(Order.objects.filter(user=root), ORDERS_ORDER, first, after)
-        edges = [OrderEdge(cursor=encode_cursor(ORDERS_ORDER, o), node=o) for o in rows]
-        return OrderConnection(
-            edges=edges, page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None)
-        )
+        page = await fetch_page(Order.objects.filter(user=root), ORDERS_ORDER, first, after)
+        return connection(page, OrderConnection, OrderEdge)
 
     @strawberry.field(description="Products this user sells, active or not, newest first.")
     async def products(
