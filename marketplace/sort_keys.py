@@ -109,8 +109,15 @@ def product_deleted(sender, instance: Product, **kwargs) -> None:
 
 
 def products_bulk_created(sender, product_ids: list[int], **kwargs) -> None:
-    active = Product.objects.filter(pk__in=product_ids, is_active=True).values_list("category_id", flat=True)
-    add_products_to_counts(list(active))
+    """Count products inserted with ``bulk_create`` or raw rows: grouped per category,
+    in chunks of ids (SQLite bounds the parameters of one statement)."""
+    per_category: Counter = Counter()
+    for start in range(0, len(product_ids), 20_000):
+        chunk = Product.objects.filter(pk__in=product_ids[start : start + 20_000], is_active=True)
+        per_category.update(
+            dict(chunk.order_by().values("category_id").annotate(n=Count("id")).values_list("category_id", "n"))
+        )
+    add_products_to_counts(per_category.elements())
 
 
 def review_before_save(sender, instance: ProductReview, raw: bool = False, **kwargs) -> None:

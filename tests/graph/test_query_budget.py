@@ -6,8 +6,8 @@ its batch: find out which before updating the number.
 
 import pytest
 
-from tests.factories import make_category, make_image, make_product, make_review, make_user, strip_metrics
 from marketplace.models import Product
+from tests.factories import make_category, make_image, make_product, make_review, make_user, strip_metrics
 from tracking.metrics import MetricsHelper
 from tracking.models import ProductMetrics
 
