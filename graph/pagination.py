@@ -26,6 +26,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db.models import F, QuerySet, Value
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan, TupleLookupMixin
 
@@ -228,7 +229,10 @@ def _union_all(parts: list[QuerySet]) -> list:
     this form runs on both databases, and each part keeps its own index-driven plan."""
     sqls, params = [], []
     for i, part in enumerate(parts):
-        sql, part_params = part.query.sql_with_params()
+        try:
+            sql, part_params = part.query.sql_with_params()
+        except EmptyResultSet:  # a part that cannot match (an empty category scope)
+            continue
         sqls.append(f"SELECT * FROM ({sql}) AS page_{i}")
         params.extend(part_params)
-    return list(parts[0].model.objects.raw(" UNION ALL ".join(sqls), params))
+    return list(parts[0].model.objects.raw(" UNION ALL ".join(sqls), params)) if sqls else []

@@ -5,11 +5,12 @@ Selectors return querysets and plain values; they know nothing of GraphQL.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
 from django.db.models import Avg, Count, FloatField, Q, QuerySet, Sum, Value
 
 from marketplace.models import Category, OrderItem, Product, ProductImage, ProductReview
@@ -117,17 +118,32 @@ def capped_count(qs: QuerySet) -> tuple[int, bool]:
 
 
 def capped_counts[K](querysets: dict[K, QuerySet]) -> dict[K, tuple[int, bool]]:
-    """``capped_count`` of several querysets in one query (UNION ALL of their capped id lists)."""
+    """``capped_count`` of several querysets in one query: their capped row lists in one
+    UNION ALL, grouped (raw SQL: Django refuses sliced parts in ``union()`` on SQLite)."""
     if len(querysets) <= 1:
         return {key: capped_count(qs) for key, qs in querysets.items()}
-    keys = list(querysets)
-    parts = [
-        querysets[key].order_by().annotate(count_parent=Value(i)).values_list("count_parent", flat=True)
-        for i, key in enumerate(keys)
-    ]
-    parts = [part[: COUNT_CAP + 1] for part in parts]
-    seen = Counter(parts[0].union(*parts[1:], all=True))
-    return {key: (min(seen[i], COUNT_CAP), seen[i] <= COUNT_CAP) for i, key in enumerate(keys)}
+    counts: dict[K, tuple[int, bool]] = {}
+    sqls, params = [], []
+    for i, (key, qs) in enumerate(querysets.items()):
+        part = qs.order_by().annotate(count_parent=Value(i)).values_list("count_parent")[: COUNT_CAP + 1]
+        try:
+            sql, part_params = part.query.sql_with_params()
+        except EmptyResultSet:
+            counts[key] = (0, True)
+            continue
+        sqls.append(f"SELECT * FROM ({sql}) AS counted_{i}")
+        params.extend(part_params)
+    seen: dict[int, int] = {}
+    if sqls:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT count_parent, COUNT(*) FROM ({' UNION ALL '.join(sqls)}) AS parts GROUP BY 1", params
+            )
+            seen = dict(cursor.fetchall())
+    for i, key in enumerate(querysets):
+        if key not in counts:
+            counts[key] = (min(seen.get(i, 0), COUNT_CAP), seen.get(i, 0) <= COUNT_CAP)
+    return counts
 
 
 def ratings_for(product_ids: Iterable[int]) -> dict[int, tuple[float, int]]:

@@ -62,13 +62,10 @@ class ProductCountByCategoryIdLoader(Loader):
     context_key = "product_count_by_category_id"
 
     def load_batch(self, keys: list[ScopedCountKey]) -> list[TotalCount]:
-        counts: dict[ScopedCountKey, TotalCount] = {}
-        filtered = [key for key in dict.fromkeys(keys) if not selectors.counts_by_category(key.filters)]
-        cheap = [key.category_id for key in dict.fromkeys(keys) if key not in filtered]
-        stored = selectors.category_product_counts(cheap) if cheap else {}
-        for key in keys:
-            if key.category_id in stored and key not in filtered:
-                counts[key] = TotalCount(stored[key.category_id])
-        capped = selectors.capped_counts({key: _scoped(key) for key in filtered})
+        unique = list(dict.fromkeys(keys))
+        kept = [k for k in unique if selectors.counts_by_category(k.filters) and k.filters.category_ids is None]
+        stored = selectors.category_product_counts([k.category_id for k in kept]) if kept else {}
+        counts = {key: TotalCount(stored.get(key.category_id, 0)) for key in kept}
+        capped = selectors.capped_counts({key: _scoped(key) for key in unique if key not in counts})
         counts.update({key: TotalCount(n, exact) for key, (n, exact) in capped.items()})
-        return [counts.get(key, TotalCount(0)) for key in keys]
+        return [counts[key] for key in keys]

@@ -218,3 +218,40 @@ def test_drifting_keys_are_found_and_fixed():
     product.refresh_from_db()
     assert (product.rating_count, product.rating_sum, product.rating_score) == (1, 4, rating_score(4, 1))
     assert Category.objects.get(pk=category.pk).product_count == 1
+
+
+def test_a_category_listing_narrowed_further_counts_only_the_intersection(gql):
+    root = make_category()
+    left, right = make_category(parent=root), make_category(parent=root)
+    for category in (left, left, right):
+        make_product(category=category)
+    make_product(category=left, stock=0)
+
+    data = gql.data(
+        """query($s: String!, $f: ID!) { category(slug: $s) { productCount
+             narrowed: products(filter: { category: $f }) { totalCount totalCountIsExact edges { node { id } } }
+             inStock: products(filter: { inStock: true }) { totalCount totalCountIsExact } } }""",
+        {"s": root.slug, "f": left.slug},
+    )["category"]
+
+    assert data["productCount"] == 4
+    assert (data["narrowed"]["totalCount"], data["narrowed"]["totalCountIsExact"]) == (3, True)
+    assert len(data["narrowed"]["edges"]) == 3
+    assert (data["inStock"]["totalCount"], data["inStock"]["totalCountIsExact"]) == (3, True)
+
+
+def test_a_menu_whose_filter_excludes_some_children_answers_each_child(gql):
+    root = make_category()
+    left, right = make_category(parent=root), make_category(parent=root)
+    kept = make_product(category=left)
+    make_product(category=right)
+
+    data = gql.data(
+        """query($f: ID!) { categories { children { slug
+             products(filter: { category: $f }) { totalCount totalCountIsExact edges { node { slug } } } } } }""",
+        {"f": left.slug},
+    )
+
+    children = {c["slug"]: c["products"] for root in data["categories"] for c in root["children"]}
+    assert children[left.slug] == {"totalCount": 1, "totalCountIsExact": True, "edges": [{"node": {"slug": kept.slug}}]}
+    assert children[right.slug] == {"totalCount": 0, "totalCountIsExact": True, "edges": []}
