@@ -1,5 +1,7 @@
 """Catalogue at scale: every listing query of the catalogue issue at one catalogue size.
 
+    python -m tests.benchmarks.bench_catalogue --suite [--full]     # what make bench runs
+
     python -m tests.benchmarks.bench_catalogue --database-url URL [--products N] [--seed]
     python -m tests.benchmarks.bench_catalogue --growth small.json large.json
 
@@ -190,6 +192,44 @@ def growth(small_path: str, large_path: str) -> None:
             print(f"| {name} | {times} | {ratio:.2f}x | {b['sql_ms']:.2f} ms |")
 
 
+def suite(full: bool, repeats: int) -> None:
+    """``make bench``: SQLite, and PostgreSQL when DATABASE_URL names one, at 10k and 200k
+    products (1M with FULL=1), each size in its own database seeded once and kept; each
+    run in a child process (one Django setup per database), then the growth tables."""
+    import subprocess
+    from urllib.parse import urlsplit, urlunsplit
+
+    work = ROOT / "tests/benchmarks/work"
+    work.mkdir(parents=True, exist_ok=True)
+    sizes = (10_000, 1_000_000) if full else (10_000, 200_000)
+    targets = {"sqlite": lambda n: f"sqlite:///{work / f'catalogue-{n}.sqlite3'}"}
+    given = os.environ.get("DATABASE_URL", "")
+    if given.startswith("postgres"):
+        url = urlsplit(given)
+        targets["postgresql"] = lambda n: urlunsplit(url._replace(path=f"{url.path}_catalogue_bench_{n}"))
+    for vendor, url_for in targets.items():
+        outs = []
+        for n in sizes:
+            out = ROOT / f"tests/benchmarks/results/catalogue_{vendor}_{n}.json"
+            if vendor == "postgresql":
+                _create_database(url_for(n))
+            command = [sys.executable, "-m", "tests.benchmarks.bench_catalogue", "--database-url", url_for(n)]
+            command += ["--products", str(n), "--seed", "--repeats", str(repeats), "--out", str(out)]
+            subprocess.run(command, check=True, cwd=ROOT)
+            outs.append(str(out))
+        growth(*outs)
+
+
+def _create_database(url: str) -> None:
+    import subprocess
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    subprocess.run(["psql", admin, "-qc", f'CREATE DATABASE "{name}"'], capture_output=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url")
@@ -198,8 +238,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--out", default=str(ROOT / "tests/benchmarks/results/catalogue.json"))
     parser.add_argument("--growth", nargs=2, metavar=("SMALL", "LARGE"))
+    parser.add_argument("--suite", action="store_true", help="every database and size (make bench)")
+    parser.add_argument("--full", action="store_true", help="with --suite: 10k and 1M")
     args = parser.parse_args()
-    if args.growth:
+    if args.suite:
+        suite(args.full, args.repeats)
+    elif args.growth:
         growth(*args.growth)
     else:
         run(args)
