@@ -40,20 +40,24 @@ class ProductOrdering:
         return self.annotate(qs)
 
 
-def _by(name: str, attr: str, descending: bool, kind: type, annotate=None) -> ProductOrdering:
-    ordering = Ordering(name, (SortKey(attr, descending, kind), SortKey("id", descending)))
+def _by(name: str, attr: str, descending: bool, kind: type, annotate=None, id_attr: str = "id") -> ProductOrdering:
+    ordering = Ordering(name, (SortKey(attr, descending, kind), SortKey(id_attr, descending)))
     return ProductOrdering(ordering, annotate) if annotate else ProductOrdering(ordering)
+
+
+def _by_metric(name: str, field: str) -> ProductOrdering:
+    """Sorted by a metrics counter, ties by the metrics row's product id (the same value as
+    the product's id): both keys from one table, so the cursor's row comparison is a bound
+    of the metrics index (a pair mixing the two tables is only a filter)."""
+    alias = f"sort_{field}"
+    return _by(name, alias, True, int, lambda qs: with_metric(qs, field, alias), id_attr="sort_product_id")
 
 
 PRODUCT_ORDERINGS: dict[ProductOrder, ProductOrdering] = {
     ProductOrder.NEWEST: _by("NEWEST", "created_at", True, datetime),
     ProductOrder.PRICE_ASC: _by("PRICE_ASC", "price", False, Decimal),
     ProductOrder.PRICE_DESC: _by("PRICE_DESC", "price", True, Decimal),
-    ProductOrder.MOST_VIEWED: _by(
-        "MOST_VIEWED", "sort_views", True, int, lambda qs: with_metric(qs, "total_views", "sort_views")
-    ),
-    ProductOrder.BEST_SELLING: _by(
-        "BEST_SELLING", "sort_sales", True, int, lambda qs: with_metric(qs, "total_sales", "sort_sales")
-    ),
+    ProductOrder.MOST_VIEWED: _by_metric("MOST_VIEWED", "total_views"),
+    ProductOrder.BEST_SELLING: _by_metric("BEST_SELLING", "total_sales"),
     ProductOrder.TOP_RATED: _by("TOP_RATED", "rating_score", True, float),
 }

@@ -17,7 +17,9 @@ def with_metric(qs: QuerySet[Product], field: str, alias: str) -> QuerySet[Produ
     ``COALESCE(x, 0)`` sorted every active product). Every product has its row: created
     with the product, backfilled by migration and ``create_missing_metrics`` for imports;
     ``reconcile_metrics`` reports products without one."""
-    return qs.filter(metrics__isnull=False).annotate(**{alias: F(f"metrics__{field}")})
+    return qs.filter(metrics__isnull=False).annotate(
+        **{alias: F(f"metrics__{field}"), "sort_product_id": F("metrics__product_id")}
+    )
 
 
 # product id -> monotonic time until which it is known to be active. A tracking
