@@ -57,6 +57,7 @@ schema: install
 bench: install
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,bench]"
 	$(PY) -m tests.benchmarks.run $(if $(FULL),--full,)
+	$(PY) -m tests.benchmarks.bench_catalogue --suite $(if $(FULL),--full,)
 	$(PY) -m tests.benchmarks.bench_celery
 
 clean:

@@ -8,9 +8,17 @@ from strawberry.types import Info
 from graph.carts import request_cart
 from graph.orderings import ProductOrder
 from graph.permissions import current_user, require_staff
+from graph.resolvers import categories as category_resolvers
 from graph.resolvers import products as product_resolvers
 from graph.types.accounts import UserType
-from graph.types.catalogue import CategoryType, ProductConnection, ProductFilter, ProductOrderEnum, ProductType
+from graph.types.catalogue import (
+    CategoryType,
+    ProductConnection,
+    ProductFilter,
+    ProductOrderEnum,
+    ProductType,
+    product_connection,
+)
 from graph.types.commerce import CartType
 from graph.types.tracking import TrackingStatus
 from tracking.executor import get_executor
@@ -27,9 +35,10 @@ class Query:
         filter: ProductFilter | None = None,  # noqa: A002
         order_by: ProductOrderEnum | None = ProductOrder.NEWEST,
     ) -> ProductConnection:
-        return await product_resolvers.products(
+        page = await product_resolvers.products(
             info, first=first, after=after, filter=filter, order_by=order_by or ProductOrder.NEWEST
         )
+        return product_connection(page)
 
     @strawberry.field(description="One active product by ID or slug (exactly one of them); null when not found.")
     async def product(
@@ -42,7 +51,7 @@ class Query:
 
     @strawberry.field(description="The root categories; walk `children` for the tree.")
     async def categories(self, info: Info) -> list[CategoryType]:
-        return await product_resolvers.root_categories(info)
+        return await category_resolvers.root_categories(info)
 
     @strawberry.field(description="One category by ID or slug (exactly one of them); null when not found.")
     async def category(
@@ -51,7 +60,7 @@ class Query:
         id: strawberry.ID | None = None,
         slug: str | None = None,  # noqa: A002
     ) -> CategoryType | None:
-        return await product_resolvers.category(info, id=id, slug=slug)
+        return await category_resolvers.category(info, id=id, slug=slug)
 
     @strawberry.field(description="Statistics of this process's tracking executor (staff only).")
     def tracking_status(self, info: Info) -> TrackingStatus:

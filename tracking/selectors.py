@@ -8,16 +8,21 @@ from collections.abc import Iterable
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DatabaseError
-from django.db.models import F, QuerySet, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, QuerySet
 
 from marketplace.models import Product
 from tracking.outage import close_connection, is_outage
 
 
 def with_metric(qs: QuerySet[Product], field: str, alias: str) -> QuerySet[Product]:
-    """Annotate a metrics counter, 0 for products whose metrics row is still missing."""
-    return qs.annotate(**{alias: Coalesce(F(f"metrics__{field}"), Value(0))})
+    """Annotate a metrics counter through an INNER join, so that a listing ordered by it
+    walks the metrics index in order and stops after a page (a LEFT JOIN with
+    ``COALESCE(x, 0)`` sorted every active product). Every product has its row: created
+    with the product, backfilled by migration and ``create_missing_metrics`` for imports;
+    ``reconcile_metrics`` reports products without one."""
+    return qs.filter(metrics__isnull=False).annotate(
+        **{alias: F(f"metrics__{field}"), "sort_product_id": F("metrics__product_id")}
+    )
 
 
 # product id -> monotonic time until which it is known to be active. A tracking

@@ -8,10 +8,10 @@ import strawberry
 from asgiref.sync import sync_to_async
 from strawberry.types import Info
 
-from graph.pagination import Ordering, SortKey, decode_cursor, encode_cursor, page_size, slice_page
-from graph.types.catalogue import ProductConnection, ProductEdge
+from graph.pagination import Ordering, SortKey, TotalCount, connection, counted_once, fetch_page
+from graph.types.catalogue import ProductConnection, product_connection
 from graph.types.commerce import OrderConnection, OrderEdge
-from graph.types.common import PageInfo, global_id_field
+from graph.types.common import global_id_field
 from marketplace import selectors
 
 NEWEST_FIRST = (SortKey("created_at", True, datetime), SortKey("id", True))
@@ -31,25 +31,14 @@ class ApiTokenType:
     id: strawberry.ID = global_id_field("ApiToken")
 
 
-async def _page(qs, ordering: Ordering, first: int | None, after: str | None):
-    size = page_size(first)
-    cursor = decode_cursor(ordering, after) if after else None
-    return await sync_to_async(slice_page)(qs, ordering, size, cursor)
-
-
 async def _product_page(qs, ordering: Ordering, first: int | None, after: str | None, *, node) -> ProductConnection:
-    """A ProductConnection over ``qs`` (rows turned into products by ``node``), counted lazily."""
-    rows, has_next = await _page(qs, ordering, first, after)
-    edges = [ProductEdge(cursor=encode_cursor(ordering, row), node=node(row)) for row in rows]
+    """A ProductConnection over ``qs`` (rows turned into products by ``node``), counted lazily
+    (exactly: a user's own favorites and products are few)."""
 
-    async def count() -> int:
-        return await qs.acount()
+    async def count() -> TotalCount:
+        return TotalCount(await qs.acount())
 
-    return ProductConnection(
-        edges=edges,
-        page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
-        count=count,
-    )
+    return product_connection(await fetch_page(qs, ordering, first, after, count=counted_once(count)), node)
 
 
 @strawberry.type(name="User", description="The logged-in user, as they see themselves.")
@@ -74,11 +63,8 @@ class UserType:
     async def orders(
         self, root: strawberry.Parent[object], first: int | None = 20, after: str | None = None
     ) -> OrderConnection:
-        rows, has_next = await _page(selectors.orders_of(user=root), ORDERS_ORDER, first, after)
-        edges = [OrderEdge(cursor=encode_cursor(ORDERS_ORDER, o), node=o) for o in rows]
-        return OrderConnection(
-            edges=edges, page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None)
-        )
+        page = await fetch_page(selectors.orders_of(user=root), ORDERS_ORDER, first, after)
+        return connection(page, OrderConnection, OrderEdge)
 
     @strawberry.field(description="Products this user sells, active or not, newest first.")
     async def products(

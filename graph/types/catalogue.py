@@ -26,7 +26,8 @@ from graph.loaders import (
 )
 from graph.loaders.catalogue import REVIEW_ORDER, ReviewPageKey
 from graph.orderings import ProductOrder
-from graph.pagination import decode_cursor, encode_cursor, page_size
+from graph.pagination import Page, TotalCount, connection, decode_cursor, page_size
+from graph.resolvers import categories as category_resolvers
 from graph.types.common import PageInfo, global_id_field
 from graph.types.product_metrics import ProductMetricsType
 from marketplace.models import Category, Product, ProductReview
@@ -139,11 +140,7 @@ class ProductType:
         size = page_size(first, default=10)
         cursor = decode_cursor(REVIEW_ORDER, after) if after else None
         rows, has_next = await ReviewPageByProductIdLoader(info.context).load(ReviewPageKey(root.pk, size, cursor))
-        edges = [ReviewEdge(cursor=encode_cursor(REVIEW_ORDER, r), node=r) for r in rows]
-        return ReviewConnection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
-        )
+        return connection(Page(rows, has_next, REVIEW_ORDER), ReviewConnection, ReviewEdge)
 
 
 @strawberry.type
@@ -156,11 +153,23 @@ class ProductEdge:
 class ProductConnection:
     edges: list[ProductEdge]
     page_info: PageInfo
-    count: strawberry.Private[Callable[[], Awaitable[int]]]
+    count: strawberry.Private[Callable[[], Awaitable[TotalCount]]]
 
-    @strawberry.field(description="Number of products matching the filter, over all pages.")
+    @strawberry.field(
+        description="Number of products matching the filter, over all pages. Exact when "
+        "`totalCountIsExact`; otherwise a lower bound (matches are counted up to 1000)."
+    )
     async def total_count(self) -> int:
-        return await self.count()
+        return (await self.count()).value
+
+    @strawberry.field(description="False when `totalCount` is a lower bound (more than 1000 matches with a filter).")
+    async def total_count_is_exact(self) -> bool:
+        return (await self.count()).exact
+
+
+def product_connection(page: Page, node: Callable[[object], Product] = lambda product: product) -> ProductConnection:
+    """The connection of a page of products (``node`` turns a row into its product)."""
+    return connection(page, ProductConnection, ProductEdge, node, count=page.count)
 
 
 @strawberry.type(name="Category")
@@ -182,10 +191,8 @@ class CategoryType:
         return ChildrenByCategoryIdLoader(info.context).load(root.pk)
 
     @strawberry.field(description="Active products in this category and its descendants.")
-    async def product_count(self, root: strawberry.Parent[Category], info: Info) -> int:
-        from graph.resolvers.products import category_product_count
-
-        return await category_product_count(info, root)
+    def product_count(self, root: strawberry.Parent[Category]) -> int:
+        return root.product_count  # maintained with every product write (marketplace.sort_keys)
 
     @strawberry.field(description="Active products in this category and its descendants.")
     async def products(
@@ -197,11 +204,10 @@ class CategoryType:
         filter: ProductFilter | None = None,  # noqa: A002  (the API's argument name)
         order_by: ProductOrderEnum | None = ProductOrder.NEWEST,
     ) -> ProductConnection:
-        from graph.resolvers.products import category_products
-
-        return await category_products(
+        page = await category_resolvers.category_products(
             info, root, first=first, after=after, filter=filter, order_by=order_by or ProductOrder.NEWEST
         )
+        return product_connection(page)
 
 
 @strawberry.input(description="Narrow a product listing. Every field is optional; all given ones must match.")

@@ -1,0 +1,66 @@
+"""Resolvers of categories: lookups, the roots, and each category's page of products."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from asgiref.sync import sync_to_async
+from strawberry.types import Info
+
+from graph.ids import decode_id
+from graph.loaders import (
+    CategoryByIdLoader,
+    CategoryTreeLoader,
+    ProductCountByCategoryIdLoader,
+    ProductPageByCategoryIdLoader,
+)
+from graph.loaders.products import ScopedCountKey, ScopedPageKey
+from graph.orderings import PRODUCT_ORDERINGS, ProductOrder
+from graph.pagination import Page, TotalCount, counted_once, decode_cursor, page_size
+from graph.resolvers.products import exactly_one, find_category, product_filters
+from marketplace import selectors
+from marketplace.models import Category
+from marketplace.selectors import descendant_ids
+
+if TYPE_CHECKING:
+    from graph.types.catalogue import ProductFilter
+
+
+async def category(info: Info, *, id: str | None, slug: str | None) -> Category | None:  # noqa: A002
+    exactly_one(id, slug)
+    category_id = decode_id(id, "Category") if id is not None else None
+    return await find_category(category_id=category_id, slug=slug)
+
+
+async def root_categories(info: Info) -> list[Category]:
+    roots = await sync_to_async(selectors.root_categories)()
+    loader = CategoryByIdLoader(info.context)
+    for root in roots:
+        loader.prime(root.pk, root)
+    return roots
+
+
+async def category_products(
+    info: Info,
+    category: Category,
+    *,
+    first: int | None,
+    after: str | None,
+    filter: ProductFilter | None,  # noqa: A002
+    order_by: ProductOrder,
+) -> Page:
+    size = page_size(first)
+    ordering = PRODUCT_ORDERINGS[order_by].ordering
+    cursor = decode_cursor(ordering, after) if after else None
+    filters = await product_filters(info, filter)
+    scope = descendant_ids(category.pk, await CategoryTreeLoader(info.context).load("tree"))
+    rows, has_next = await ProductPageByCategoryIdLoader(info.context).load(
+        ScopedPageKey(category.pk, scope, filters, order_by, size, cursor)
+    )
+
+    async def count() -> TotalCount:
+        if selectors.counts_by_category(filters) and filters.category_ids is None:
+            return TotalCount(category.product_count)  # maintained, already loaded
+        return await ProductCountByCategoryIdLoader(info.context).load(ScopedCountKey(category.pk, scope, filters))
+
+    return Page(rows, has_next, ordering, count=counted_once(count))
