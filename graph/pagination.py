@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import strawberry
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
@@ -31,11 +32,20 @@ from django.db.models import F, QuerySet, Value
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan, TupleLookupMixin
 
 from graph.errors import BadUserInput
-from graph.types.common import PageInfo
 
 MAX_CURSOR_LENGTH = 512  # a real cursor is under 120 characters
 _BIGINT = 2**63 - 1
 _DECIMAL_LIMIT = Decimal("1e15")
+
+
+@strawberry.type(description="Where a page ends and whether another follows (Relay cursor connections).")
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+    has_previous_page: bool = strawberry.field(
+        default=False, description="Always false: pages only go forward (use `after`)."
+    )
+    start_cursor: str | None = None
 
 
 @dataclass(frozen=True)
