@@ -5,7 +5,6 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from graph.orderings import ProductOrder
 from graph.permissions import current_user, require_staff
 from graph.resolvers import products as product_resolvers
 from graph.types.catalogue import CategoryType, ProductConnection, ProductFilter, ProductOrderEnum, ProductType
@@ -22,11 +21,9 @@ class Query:
         first: int | None = 20,
         after: str | None = None,
         filter: ProductFilter | None = None,  # noqa: A002
-        order_by: ProductOrderEnum | None = ProductOrder.NEWEST,
+        order_by: ProductOrderEnum | None = None,  # NEWEST, or RELEVANCE with a search
     ) -> ProductConnection:
-        return await product_resolvers.products(
-            info, first=first, after=after, filter=filter, order_by=order_by or ProductOrder.NEWEST
-        )
+        return await product_resolvers.products(info, first=first, after=after, filter=filter, order_by=order_by)
 
     @strawberry.field(description="One active product by ID or slug (exactly one of them); null when not found.")
     async def product(

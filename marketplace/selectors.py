@@ -9,10 +9,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Avg, Count, FloatField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Avg, Count, FloatField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from marketplace.models import Category, OrderItem, Product, ProductImage, ProductReview
+from marketplace.search import matching_products
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def product_list(*, filters: ProductFilters) -> QuerySet[Product]:
     if filters.category_ids is not None:
         qs = qs.filter(category_id__in=filters.category_ids)
     if filters.search:
-        qs = qs.filter(Q(name__icontains=filters.search) | Q(description__icontains=filters.search))
+        qs = matching_products(qs, filters.search)
     if filters.min_price is not None:
         qs = qs.filter(price__gte=filters.min_price)
     if filters.max_price is not None:

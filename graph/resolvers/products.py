@@ -9,12 +9,13 @@ from graph.errors import BadUserInput
 from graph.ids import decode_id
 from graph.loaders import CategoryTreeLoader, ProductCountByCategoryIdLoader, ProductPageByCategoryIdLoader
 from graph.loaders.products import ScopedCountKey, ScopedPageKey
-from graph.orderings import PRODUCT_ORDERINGS, ProductOrder
+from graph.orderings import PRODUCT_ORDERINGS, ProductOrder, product_order
 from graph.pagination import decode_cursor, encode_cursor, page_size, slice_page
 from graph.types.catalogue import ProductConnection, ProductEdge, ProductFilter
 from graph.types.common import PageInfo
 from marketplace import selectors
 from marketplace.models import Category, Product
+from marketplace.search import search_terms
 from marketplace.selectors import ProductFilters, descendant_ids
 
 MAX_SEARCH_LENGTH = 200
@@ -37,7 +38,7 @@ async def product_filters(info: Info, value: ProductFilter | None) -> ProductFil
     seller_id = decode_id(str(value.seller), "Seller", field="filter.seller") if value.seller is not None else None
     return ProductFilters(
         category_ids=category_ids,
-        search=value.search.strip() or None if value.search else None,
+        search=value.search if search_terms(value.search) else None,  # no words: no search
         min_price=value.min_price,
         max_price=value.max_price,
         seller_id=seller_id,
@@ -72,12 +73,13 @@ def _category_id(value: str) -> int | None:
 
 
 async def products(
-    info: Info, *, first: int | None, after: str | None, filter: ProductFilter | None, order_by: ProductOrder
+    info: Info, *, first: int | None, after: str | None, filter: ProductFilter | None, order_by: ProductOrder | None
 ) -> ProductConnection:
     size = page_size(first)
+    filters = await product_filters(info, filter)
+    order_by = product_order(order_by, searching=filters.search is not None)
     product_ordering = PRODUCT_ORDERINGS[order_by]
     cursor = decode_cursor(product_ordering.ordering, after) if after else None
-    filters = await product_filters(info, filter)
     qs = selectors.product_list(filters=filters)
     rows, has_next = await sync_to_async(slice_page)(
         product_ordering.apply(qs), product_ordering.ordering, size, cursor
@@ -96,12 +98,13 @@ async def category_products(
     first: int | None,
     after: str | None,
     filter: ProductFilter | None,
-    order_by: ProductOrder,
+    order_by: ProductOrder | None,
 ) -> ProductConnection:
     size = page_size(first)
+    filters = await product_filters(info, filter)
+    order_by = product_order(order_by, searching=filters.search is not None)
     ordering = PRODUCT_ORDERINGS[order_by].ordering
     cursor = decode_cursor(ordering, after) if after else None
-    filters = await product_filters(info, filter)
     scope = descendant_ids(category.pk, await CategoryTreeLoader(info.context).load("tree"))
     key = ScopedPageKey(category.pk, scope, filters, order_by, size, cursor)
     rows, has_next = await ProductPageByCategoryIdLoader(info.context).load(key)

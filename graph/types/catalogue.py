@@ -192,13 +192,11 @@ class CategoryType:
         first: int | None = 20,
         after: str | None = None,
         filter: ProductFilter | None = None,  # noqa: A002  (the API's argument name)
-        order_by: ProductOrderEnum | None = ProductOrder.NEWEST,
+        order_by: ProductOrderEnum | None = None,  # NEWEST, or RELEVANCE with a search
     ) -> ProductConnection:
         from graph.resolvers.products import category_products
 
-        return await category_products(
-            info, root, first=first, after=after, filter=filter, order_by=order_by or ProductOrder.NEWEST
-        )
+        return await category_products(info, root, first=first, after=after, filter=filter, order_by=order_by)
 
 
 @strawberry.input(description="Narrow a product listing. Every field is optional; all given ones must match.")
