@@ -3,7 +3,7 @@
 What callers use:
 
 - ``search_terms(text)``: the words of a search box, or ``()`` when it has none (empty,
-  whitespace or punctuation only). Callers treat ``()`` as "no search".
+  whitespace or punctuation only).
 - ``matching_products(qs, text)``: ``qs`` narrowed to products whose name or description
   contains every word, the last one as a prefix ("blue sho" finds "blue shoes": a search
   box works as the user types). It adds an *alias* ``search_rank`` (not selected, so a
@@ -78,7 +78,7 @@ class _ProductSQL(Expression):
         self.template, self.params = template, params
 
     def as_sql(self, compiler, connection):
-        alias = compiler.quote_name_unless_alias(compiler.query.get_initial_alias())
+        alias = compiler.quote_name(compiler.query.get_initial_alias())
         return self.template.format(product=alias), list(self.params)
 
 
@@ -109,11 +109,13 @@ def _match_and_rank(vendor: str, terms: tuple[str, ...]) -> tuple[_ProductSQL, _
 
 def matching_products(qs: QuerySet, text: str | None) -> QuerySet:
     """``qs`` narrowed to the products matching every word of ``text`` (the last as a
-    prefix), with the alias ``search_rank`` (higher is more relevant). Text without words
-    narrows nothing and ranks every row 0."""
+    prefix), with the alias ``search_rank`` (higher is more relevant).
+
+    Text without a word ("%", "--") matches nothing, without a query: punctuation is
+    never a wildcard. Callers that mean "no search" for empty text do not call this."""
     terms = search_terms(text)
     if not terms:
-        return qs.alias(search_rank=Value(0, output_field=BigIntegerField()))
+        return qs.none().alias(search_rank=Value(0, output_field=BigIntegerField()))
     match, rank = _match_and_rank(connections[qs.db].vendor, terms)
     return qs.filter(match).alias(search_rank=rank)
 

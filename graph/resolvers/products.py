@@ -15,7 +15,6 @@ from graph.types.catalogue import ProductConnection, ProductEdge, ProductFilter
 from graph.types.common import PageInfo
 from marketplace import selectors
 from marketplace.models import Category, Product
-from marketplace.search import search_terms
 from marketplace.selectors import ProductFilters, descendant_ids
 
 MAX_SEARCH_LENGTH = 200
@@ -38,7 +37,7 @@ async def product_filters(info: Info, value: ProductFilter | None) -> ProductFil
     seller_id = decode_id(str(value.seller), "Seller", field="filter.seller") if value.seller is not None else None
     return ProductFilters(
         category_ids=category_ids,
-        search=value.search if search_terms(value.search) else None,  # no words: no search
+        search=value.search.strip() or None if value.search else None,
         min_price=value.min_price,
         max_price=value.max_price,
         seller_id=seller_id,

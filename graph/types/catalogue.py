@@ -33,7 +33,10 @@ from marketplace.models import Category, Product, ProductReview
 ProductOrderEnum = strawberry.enum(
     ProductOrder,
     name="ProductOrder",
-    description="Listing orders. Every order ends with the product id, so pages never skip or repeat.",
+    description=(
+        "Listing orders. Every order ends with the product id, so pages never skip or repeat. "
+        "The default is NEWEST, or RELEVANCE when filter.search is given; RELEVANCE needs a search."
+    ),
 )
 
 
@@ -204,7 +207,11 @@ class ProductFilter:
     category: strawberry.ID | None = strawberry.field(
         default=None, description="A Category ID or slug; descendant categories are included."
     )
-    search: str | None = strawberry.field(default=None, description="Words in the name or description.")
+    search: str | None = strawberry.field(
+        default=None,
+        description="Words that the name or description must all contain, the last one as a prefix "
+        '("blue sho" finds "Blue shoes"). Punctuation is ignored; text without a word matches nothing.',
+    )
     min_price: Decimal | None = None
     max_price: Decimal | None = None
     seller: strawberry.ID | None = strawberry.field(default=None, description="A Seller ID.")
