@@ -123,3 +123,51 @@ def matching_products(qs: QuerySet, text: str | None) -> QuerySet:
 def with_relevance(qs: QuerySet) -> QuerySet:
     """Select the rank that ``matching_products`` aliased, as ``relevance``."""
     return qs.annotate(relevance=F("search_rank"))
+
+
+# SQLite keeps the FTS5 table in step through these triggers (migration 0005 creates them).
+# External content: FTS5 removes a row's words by being told the old text exactly.
+SQLITE_TRIGGERS = {
+    "product_fts_insert": f"""
+        CREATE TRIGGER IF NOT EXISTS product_fts_insert AFTER INSERT ON marketplace_product BEGIN
+            INSERT INTO {FTS_TABLE}(rowid, name, description) VALUES (new.id, new.name, new.description);
+        END""",
+    "product_fts_delete": f"""
+        CREATE TRIGGER IF NOT EXISTS product_fts_delete AFTER DELETE ON marketplace_product BEGIN
+            INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, name, description)
+            VALUES ('delete', old.id, old.name, old.description);
+        END""",
+    "product_fts_update": f"""
+        CREATE TRIGGER IF NOT EXISTS product_fts_update AFTER UPDATE OF name, description ON marketplace_product
+        WHEN old.name IS NOT new.name OR old.description IS NOT new.description BEGIN
+            INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, name, description)
+            VALUES ('delete', old.id, old.name, old.description);
+            INSERT INTO {FTS_TABLE}(rowid, name, description) VALUES (new.id, new.name, new.description);
+        END""",
+}
+
+
+def restore_sqlite_search_triggers(sender=None, using: str = "default", **kwargs) -> bool:
+    """A ``post_migrate`` receiver: put back the FTS5 triggers if a migration dropped them,
+    and re-index. Returns whether it had to.
+
+    For many schema changes (a NOT NULL column, a check constraint) Django's SQLite backend
+    rebuilds the table: create a copy, move the rows, drop the old table, rename. Dropping
+    the table drops its triggers, and the index would silently stop following writes.
+    """
+    connection = connections[using]
+    if connection.vendor != "sqlite":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name FROM sqlite_master WHERE (type = 'trigger' AND tbl_name = 'marketplace_product')"
+            " OR (type = 'table' AND name = %s)",
+            [FTS_TABLE],
+        )
+        present = {row[0] for row in cursor.fetchall()}
+        if FTS_TABLE not in present or set(SQLITE_TRIGGERS) <= present:
+            return False
+        for sql in SQLITE_TRIGGERS.values():
+            cursor.execute(sql)
+        cursor.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
+    return True

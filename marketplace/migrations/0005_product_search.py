@@ -9,14 +9,16 @@ SQLite: an external-content FTS5 table over name and description, three triggers
 it in step with the product table, and one ``rebuild`` that indexes the existing rows.
 
 Nothing here touches Django's model state: the column and the FTS5 table are not model
-fields (search.py explains why). The SQL is written out here, not imported, so that this
-migration keeps doing what it did when the code around it changes.
+fields (search.py explains why). The SQLite triggers come from search.py, which also puts
+them back after any later migration that rebuilds the product table (a post_migrate hook).
 """
 
 import sys
 import time
 
 from django.db import migrations
+
+from marketplace.search import SQLITE_TRIGGERS
 
 BATCH = 20_000
 
@@ -70,26 +72,7 @@ SQLITE_FORWARD = [
         tokenize='porter unicode61 remove_diacritics 2'
     )
     """,
-    """
-    CREATE TRIGGER IF NOT EXISTS product_fts_insert AFTER INSERT ON marketplace_product BEGIN
-        INSERT INTO marketplace_product_fts(rowid, name, description) VALUES (new.id, new.name, new.description);
-    END
-    """,
-    # External content: FTS5 removes a row's words by being told the old text exactly.
-    """
-    CREATE TRIGGER IF NOT EXISTS product_fts_delete AFTER DELETE ON marketplace_product BEGIN
-        INSERT INTO marketplace_product_fts(marketplace_product_fts, rowid, name, description)
-        VALUES ('delete', old.id, old.name, old.description);
-    END
-    """,
-    """
-    CREATE TRIGGER IF NOT EXISTS product_fts_update AFTER UPDATE OF name, description ON marketplace_product
-    WHEN old.name IS NOT new.name OR old.description IS NOT new.description BEGIN
-        INSERT INTO marketplace_product_fts(marketplace_product_fts, rowid, name, description)
-        VALUES ('delete', old.id, old.name, old.description);
-        INSERT INTO marketplace_product_fts(rowid, name, description) VALUES (new.id, new.name, new.description);
-    END
-    """,
+    *SQLITE_TRIGGERS.values(),
     "INSERT INTO marketplace_product_fts(marketplace_product_fts) VALUES ('rebuild')",
 ]
 

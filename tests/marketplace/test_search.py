@@ -184,3 +184,28 @@ def test_matching_products_composes_with_any_queryset():
     from marketplace.models import Product
 
     assert list(Product.objects.filter(pk__in=qs.values("pk")).values_list("pk", flat=True)) == [lamp.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_later_migration_that_rebuilds_the_product_table_does_not_stop_the_index():
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL alters tables in place; only SQLite rebuilds them (and drops their triggers)")
+    from django.core.management import call_command
+
+    from marketplace.models import Product
+
+    # Given a product indexed, then the table rebuilt as Django does for a NOT NULL column
+    make_product(name="Maple board")
+    with connection.schema_editor() as editor:
+        editor._remake_table(Product)
+    make_product(name="Maple spoon")  # written while the triggers are gone
+    assert search("maple") == ["Maple board"]
+
+    # When migrate runs (any later migration run ends with post_migrate)
+    call_command("migrate", verbosity=0)
+
+    # Then the triggers are back and the index caught up
+    assert search("maple") == ["Maple board", "Maple spoon"]
+    make_product(name="Maple bowl")
+    assert search("maple") == ["Maple board", "Maple bowl", "Maple spoon"]
+    assert_index_consistent()
