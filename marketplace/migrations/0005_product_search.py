@@ -20,7 +20,7 @@ from django.db import migrations
 
 from marketplace.search import SQLITE_TRIGGERS
 
-BATCH = 20_000
+BATCH = 5_000  # rows per transaction: each batch holds its row locks for about a second
 
 PG_DOCUMENT = (
     "setweight(to_tsvector('english'::regconfig, coalesce({row}name, '')), 'A') || "
