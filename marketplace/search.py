@@ -97,9 +97,15 @@ def _match_and_rank(vendor: str, terms: tuple[str, ...]) -> tuple[_ProductSQL, _
         match = _ProductSQL(
             f'{{product}}."id" IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s)', (text,), BooleanField()
         )
+        # bm25() needs its own MATCH. Asked per product (MATCH ... AND rowid = id), FTS5 re-runs
+        # the whole query for each row: 12 s for 2,700 matches at 200k products. "LIMIT -1"
+        # keeps SQLite from flattening the inner query, so it runs once and is looked up by
+        # rowid through an automatic index (0.25 s).
         rank = _ProductSQL(
-            f"(SELECT CAST(ROUND(-bm25({FTS_TABLE}, {FTS_WEIGHTS}) * {RANK_SCALE}) AS INTEGER)"
-            f' FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s AND rowid = {{product}}."id")',
+            f"(SELECT ranked.score FROM (SELECT rowid AS id,"
+            f" CAST(ROUND(-bm25({FTS_TABLE}, {FTS_WEIGHTS}) * {RANK_SCALE}) AS INTEGER) AS score"
+            f" FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s LIMIT -1) AS ranked"
+            f' WHERE ranked.id = {{product}}."id")',
             (text,),
             BigIntegerField(),
         )
