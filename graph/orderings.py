@@ -18,7 +18,9 @@ from enum import Enum
 
 from django.db.models import QuerySet
 
+from graph.errors import BadUserInput
 from graph.pagination import Ordering, SortKey
+from marketplace.search import with_relevance
 from tracking.selectors import with_metric
 
 
@@ -29,6 +31,7 @@ class ProductOrder(Enum):
     MOST_VIEWED = "MOST_VIEWED"
     BEST_SELLING = "BEST_SELLING"
     TOP_RATED = "TOP_RATED"
+    RELEVANCE = "RELEVANCE"
 
 
 @dataclass(frozen=True)
@@ -60,4 +63,17 @@ PRODUCT_ORDERINGS: dict[ProductOrder, ProductOrdering] = {
     ProductOrder.MOST_VIEWED: _by_metric("MOST_VIEWED", "total_views"),
     ProductOrder.BEST_SELLING: _by_metric("BEST_SELLING", "total_sales"),
     ProductOrder.TOP_RATED: _by("TOP_RATED", "rating_score", True, float),
+    # The search rank is an integer rounded in SQL (marketplace/search.py), so the cursor
+    # compares exactly what the sort used.
+    ProductOrder.RELEVANCE: _by("RELEVANCE", "relevance", True, int, with_relevance),
 }
+
+
+def product_order(requested: ProductOrder | None, *, searching: bool) -> ProductOrder:
+    """The order a listing uses: the one asked for, else RELEVANCE when searching and NEWEST
+    otherwise. RELEVANCE without a search (no words to rank by) is the client's mistake."""
+    if requested is None:
+        return ProductOrder.RELEVANCE if searching else ProductOrder.NEWEST
+    if requested is ProductOrder.RELEVANCE and not searching:
+        raise BadUserInput("orderBy: RELEVANCE needs filter.search with at least one word.", field="orderBy")
+    return requested

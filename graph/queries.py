@@ -6,7 +6,6 @@ import strawberry
 from strawberry.types import Info
 
 from graph.carts import request_cart
-from graph.orderings import ProductOrder
 from graph.permissions import current_user, require_staff
 from graph.resolvers import categories as category_resolvers
 from graph.resolvers import products as product_resolvers
@@ -33,11 +32,9 @@ class Query:
         first: int | None = 20,
         after: str | None = None,
         filter: ProductFilter | None = None,  # noqa: A002
-        order_by: ProductOrderEnum | None = ProductOrder.NEWEST,
+        order_by: ProductOrderEnum | None = None,  # NEWEST, or RELEVANCE with a search
     ) -> ProductConnection:
-        page = await product_resolvers.products(
-            info, first=first, after=after, filter=filter, order_by=order_by or ProductOrder.NEWEST
-        )
+        page = await product_resolvers.products(info, first=first, after=after, filter=filter, order_by=order_by)
         return product_connection(page)
 
     @strawberry.field(description="One active product by ID or slug (exactly one of them); null when not found.")

@@ -25,6 +25,7 @@ from marketplace.models import (
     ProductImage,
     ProductReview,
 )
+from marketplace.search import matching_products
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def product_list(*, filters: ProductFilters) -> QuerySet[Product]:
     if filters.category_ids is not None:
         qs = qs.filter(category_id__in=filters.category_ids)
     if filters.search:
-        qs = qs.filter(Q(name__icontains=filters.search) | Q(description__icontains=filters.search))
+        qs = matching_products(qs, filters.search)
     if filters.min_price is not None:
         qs = qs.filter(price__gte=filters.min_price)
     if filters.max_price is not None:

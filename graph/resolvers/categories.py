@@ -15,7 +15,7 @@ from graph.loaders import (
     ProductPageByCategoryIdLoader,
 )
 from graph.loaders.products import ScopedCountKey, ScopedPageKey
-from graph.orderings import PRODUCT_ORDERINGS, ProductOrder
+from graph.orderings import PRODUCT_ORDERINGS, ProductOrder, product_order
 from graph.pagination import Page, TotalCount, counted_once, decode_cursor, page_size
 from graph.resolvers.products import exactly_one, find_category, product_filters
 from marketplace import selectors
@@ -47,12 +47,13 @@ async def category_products(
     first: int | None,
     after: str | None,
     filter: ProductFilter | None,  # noqa: A002
-    order_by: ProductOrder,
+    order_by: ProductOrder | None,
 ) -> Page:
     size = page_size(first)
+    filters = await product_filters(info, filter)
+    order_by = product_order(order_by, searching=filters.search is not None)
     ordering = PRODUCT_ORDERINGS[order_by].ordering
     cursor = decode_cursor(ordering, after) if after else None
-    filters = await product_filters(info, filter)
     scope = descendant_ids(category.pk, await CategoryTreeLoader(info.context).load("tree"))
     rows, has_next = await ProductPageByCategoryIdLoader(info.context).load(
         ScopedPageKey(category.pk, scope, filters, order_by, size, cursor)

@@ -11,7 +11,7 @@ from strawberry.types import Info
 from graph.errors import BadUserInput
 from graph.ids import decode_id
 from graph.loaders import CategoryTreeLoader
-from graph.orderings import PRODUCT_ORDERINGS, ProductOrder
+from graph.orderings import PRODUCT_ORDERINGS, ProductOrder, product_order
 from graph.pagination import Page, TotalCount, counted_once, fetch_page
 from marketplace import selectors
 from marketplace.models import Category, Product
@@ -78,10 +78,11 @@ async def find_category(*, category_id: int | None, slug: str | None) -> Categor
 
 
 async def products(
-    info: Info, *, first: int | None, after: str | None, filter: ProductFilter | None, order_by: ProductOrder
+    info: Info, *, first: int | None, after: str | None, filter: ProductFilter | None, order_by: ProductOrder | None
 ) -> Page:
-    product_ordering = PRODUCT_ORDERINGS[order_by]
     filters = await product_filters(info, filter)
+    order_by = product_order(order_by, searching=filters.search is not None)
+    product_ordering = PRODUCT_ORDERINGS[order_by]
 
     async def count() -> TotalCount:
         return TotalCount(*await sync_to_async(selectors.product_count)(filters=filters))

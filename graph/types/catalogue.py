@@ -35,7 +35,10 @@ from marketplace.models import Category, Product, ProductReview
 ProductOrderEnum = strawberry.enum(
     ProductOrder,
     name="ProductOrder",
-    description="Listing orders. Every order ends with the product id, so pages never skip or repeat.",
+    description=(
+        "Listing orders. Every order ends with the product id, so pages never skip or repeat. "
+        "The default is NEWEST, or RELEVANCE when filter.search is given; RELEVANCE needs a search."
+    ),
 )
 
 
@@ -202,10 +205,10 @@ class CategoryType:
         first: int | None = 20,
         after: str | None = None,
         filter: ProductFilter | None = None,  # noqa: A002  (the API's argument name)
-        order_by: ProductOrderEnum | None = ProductOrder.NEWEST,
+        order_by: ProductOrderEnum | None = None,  # NEWEST, or RELEVANCE with a search
     ) -> ProductConnection:
         page = await category_resolvers.category_products(
-            info, root, first=first, after=after, filter=filter, order_by=order_by or ProductOrder.NEWEST
+            info, root, first=first, after=after, filter=filter, order_by=order_by
         )
         return product_connection(page)
 
@@ -215,7 +218,11 @@ class ProductFilter:
     category: strawberry.ID | None = strawberry.field(
         default=None, description="A Category ID or slug; descendant categories are included."
     )
-    search: str | None = strawberry.field(default=None, description="Words in the name or description.")
+    search: str | None = strawberry.field(
+        default=None,
+        description="Words that the name or description must all contain, the last one as a prefix "
+        '("blue sho" finds "Blue shoes"). Punctuation is ignored; text without a word matches nothing.',
+    )
     min_price: Decimal | None = None
     max_price: Decimal | None = None
     seller: strawberry.ID | None = strawberry.field(default=None, description="A Seller ID.")
