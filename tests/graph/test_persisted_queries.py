@@ -56,7 +56,8 @@ def test_an_unknown_hash_asks_the_client_for_the_document(client):
     # Then it gets exactly what Apollo's link retries on: 200, PersistedQueryNotFound
     assert response.status_code == 200
     body = response.json()
-    assert body["errors"] == [{"message": "PersistedQueryNotFound", "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"}}]
+    not_found = {"message": "PersistedQueryNotFound", "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"}}
+    assert body["errors"] == [not_found]
     assert body.get("data") is None
 
 
