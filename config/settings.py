@@ -39,12 +39,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "strawberry_django",
+    "corsheaders",
     "marketplace.apps.MarketplaceConfig",
     "tracking.apps.TrackingConfig",
     "graph.apps.GraphConfig",
 ]
 
 MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",  # first: preflights and refusals get CORS headers too
     "config.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -170,6 +172,31 @@ GRAPHQL_MAX_EXPENSIVE_FIELDS = env_int("GRAPHQL_MAX_EXPENSIVE_FIELDS", 5, minimu
 GRAPHQL_INTROSPECTION = env_bool("GRAPHQL_INTROSPECTION", True)
 REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", 1_000_000, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES  # also bounds bodies sent without Content-Length
+
+# --- Browser clients on other origins (CORS), persisted queries, GET caching ----
+# Origins a storefront is served from, e.g. "https://shop.example.com,http://localhost:3000".
+# None by default: a browser page on another origin cannot read the API's answers.
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+# Cookies (the session) across origins only when asked for: bearer tokens need no credentials mode.
+CORS_ALLOW_CREDENTIALS = env_bool("CORS_ALLOW_CREDENTIALS", False)
+CORS_URLS_REGEX = r"^/graphql/$"  # the API only; the admin and operator endpoints stay same-origin
+CORS_ALLOW_METHODS = ("GET", "POST", "OPTIONS")
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "x-csrftoken",
+    "x-requested-with",
+    "apollographql-client-name",  # Apollo Client's client awareness headers
+    "apollographql-client-version",
+    "apollo-require-preflight",
+    "x-apollo-operation-name",
+)
+CORS_PREFLIGHT_MAX_AGE = env_int("CORS_PREFLIGHT_MAX_AGE", 86400, minimum=0)
+# Automatic persisted queries: how long a registered document stays in the cache (seconds).
+GRAPHQL_APQ_TIMEOUT = env_int("GRAPHQL_APQ_TIMEOUT", 86400, minimum=1)
+# Cache-Control max-age of anonymous GET queries; 0 means "no-store" (nothing shared caches it).
+GRAPHQL_GET_MAX_AGE = env_int("GRAPHQL_GET_MAX_AGE", 0, minimum=0)
 
 # --- Rate limits (per minute; 0 turns one off) ---------------------------------
 TRACKING_RATE_LIMIT = env_int("TRACKING_RATE_LIMIT", 120, minimum=0)

@@ -11,7 +11,10 @@ from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from strawberry.django.views import AsyncGraphQLView
+from strawberry.http import GraphQLRequestData
+from strawberry.types import ExecutionResult
 
+from graph import http_cache, persisted
 from graph.context import Context
 from graph.validation import request as body_checks
 
@@ -70,6 +73,31 @@ class GraphQLView(AsyncGraphQLView):
         if auth_method == "session" and request.method == "POST":
             csrf_ok = _csrf_passes(request)
         return Context(request=request, response=response, user=user, auth_method=auth_method, csrf_ok=csrf_ok)
+
+    async def execute_single(
+        self, request, request_adapter, sub_response, context, root_value, request_data: GraphQLRequestData
+    ) -> ExecutionResult:
+        """strawberry's execution, with persisted queries resolved first (``graph.persisted``) and
+        the HTTP cache headers of GET answers set after (``graph.http_cache``)."""
+        try:
+            request_data = await persisted.resolve(request_data)
+        except persisted.Refusal as refusal:
+            sub_response.status_code = refusal.status
+            result = refusal.as_result()
+        else:
+            result = await super().execute_single(
+                request=request,
+                request_adapter=request_adapter,
+                sub_response=sub_response,
+                context=context,
+                root_value=root_value,
+                request_data=request_data,
+            )
+        authenticated = bool(context.auth_method) or "authorization" in request.headers
+        http_cache.set_cache_headers(
+            method=request_adapter.method, authenticated=authenticated, result=result, response=sub_response
+        )
+        return result
 
     async def render_graphql_ide(self, request: HttpRequest) -> HttpResponse:
         get_token(request)  # sets the csrftoken cookie GraphiQL sends back on mutations
