@@ -13,7 +13,9 @@ import inspect
 import logging
 from pathlib import Path
 
+import pytest
 from django.conf import settings
+from django.test import Client
 
 from graph.mutations.common import user_error
 from graph.schema import schema
@@ -22,6 +24,8 @@ from graph.types.errors import UserErrorCode
 from graph.types.tracking import TrackingRefusalReason
 from marketplace.models import Order
 from marketplace.services.errors import ServiceError
+from tests.factories import make_user
+from tests.helpers import GraphQLClient
 
 BASE_DIR = Path(settings.BASE_DIR)
 # Where ServiceErrors are raised and UserErrors made: the services and the mutations.
@@ -117,3 +121,17 @@ def test_the_enums_use_graphql_names_and_the_services_codes_as_values():
 def test_order_status_lists_the_models_choices_one_for_one():
     assert {m.value for m in OrderStatus} == set(Order.Status.values)
     assert {m.name for m in OrderStatus} == set(Order.Status.names)
+
+
+@pytest.mark.django_db
+def test_an_orders_status_reaches_the_client_as_the_enum_name():
+    # Given a shopper with a placed and a cancelled order
+    user = make_user()
+    for status in (Order.Status.PLACED, Order.Status.CANCELLED):
+        Order.objects.create(user=user, status=status)
+    client = Client()
+    client.force_login(user)
+
+    # When they list their orders, each status is the enum's GraphQL name
+    data = GraphQLClient(client).data("{ me { orders { edges { node { status } } } } }")
+    assert sorted(e["node"]["status"] for e in data["me"]["orders"]["edges"]) == ["CANCELLED", "PLACED"]
