@@ -51,8 +51,13 @@ lint: install
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports   # the import arrows and no cycles ([tool.importlinter] in pyproject.toml)
 
-schema: install
-	$(PY) manage.py export_schema graph.schema --path schema.graphql
+# Export the schema, list what changed against the committed schema.graphql (graphql-inspector),
+# and refuse a breaking change that CHANGELOG.md's "## Unreleased" section does not name.
+schema: install $(NPMSTAMP)
+	@tmp=$$(mktemp --suffix=.graphql) && trap 'rm -f "$$tmp"' EXIT && \
+	$(PY) manage.py export_schema graph.schema --path "$$tmp" && \
+	node tools/schema_changes.mjs schema.graphql "$$tmp" CHANGELOG.md && \
+	cp "$$tmp" schema.graphql && echo "schema.graphql updated"
 
 bench: install
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,bench]"

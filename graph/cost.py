@@ -11,7 +11,8 @@ at most ``GRAPHQL_MAX_EXPENSIVE_FIELDS`` of them (counted through fragments and 
 This module is the one place to tune: when an ordering becomes index-driven, take it
 out of ``SELLER_UNINDEXED_ORDERS``. The walk over the document lives in
 ``graph.validation.shape``; the computed cost is returned in the response's
-``extensions.cost`` so clients can tune their queries.
+``extensions.cost`` (``requestedQueryCost``, ``maximumAvailable``: Saleor's names, which
+Shopify's clients read too) so clients can tune their queries.
 """
 
 from __future__ import annotations

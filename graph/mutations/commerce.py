@@ -14,7 +14,7 @@ from graph.mutations.common import active_product, any_product, call_service, no
 from graph.permissions import require_user
 from graph.types.catalogue import ProductType
 from graph.types.commerce import CartType, OrderType
-from graph.types.errors import UserError
+from graph.types.errors import UserError, UserErrorCode
 from marketplace.models import Cart
 from marketplace.services import cart as carts
 from marketplace.services import favorites, orders
@@ -99,7 +99,9 @@ class CommerceMutation:
             return cart_payload(info, cart, not_found())
         removed, errors = await call_service(carts.remove_from_cart, cart=cart, product=product)
         if not errors and not removed:
-            errors = [UserError(field="productId", message="This product is not in the cart.", code="not_in_cart")]
+            errors = [
+                UserError(field="productId", message="This product is not in the cart.", code=UserErrorCode.NOT_IN_CART)
+            ]
         return cart_payload(info, cart, errors)
 
     @strawberry.mutation(

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import enum
+
 import strawberry
+
+
+@strawberry.enum(description="Why a tracking event was refused; each is worth sending again later.")
+class TrackingRefusalReason(enum.Enum):
+    QUEUE_FULL = strawberry.enum_value("queue_full", description="The executor's queue is full (a burst).")
+    RATE_LIMITED = strawberry.enum_value("rate_limited", description="This visitor sent too many events this minute.")
+    DATABASE_UNAVAILABLE = strawberry.enum_value(
+        "database_unavailable", description="The database could not say whether the product is active."
+    )
 
 
 @strawberry.type(description="What happened to a tracking event.")
 class TrackingReceipt:
     accepted: bool = strawberry.field(description="False when the event was refused; `reason` says why.")
     queued: int = strawberry.field(description="Events queued by this call (a listing view queues one per product).")
-    reason: str | None = strawberry.field(
-        default=None,
-        description="Why it was refused: `queue_full`, `rate_limited`, or `database_unavailable` (try again later).",
+    reason: TrackingRefusalReason | None = strawberry.field(
+        default=None, description="Why it was refused (null when accepted): try again later."
     )
 
 

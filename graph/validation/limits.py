@@ -171,4 +171,5 @@ class DocumentLimits(SchemaExtension):
     def get_results(self) -> dict[str, Any]:
         if self.cost is None:
             return {}
-        return {"cost": {"requested": self.cost, "maximum": settings.GRAPHQL_MAX_COST}}
+        # Saleor's names (Shopify's client reads the same requestedQueryCost): clients know them
+        return {"cost": {"requestedQueryCost": self.cost, "maximumAvailable": settings.GRAPHQL_MAX_COST}}

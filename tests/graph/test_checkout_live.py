@@ -83,7 +83,7 @@ def test_ten_clicks_on_checkout_make_one_order_and_one_key_answers_with_it(live_
     # Then one order was placed and the nine others found the cart empty
     assert Order.objects.filter(user=user).count() == 1
     order_id = global_id("Order", Order.objects.get(user=user).pk)
-    assert outcomes == {order_id: 1, "empty_cart": CLICKS - 1}, outcomes
+    assert outcomes == {order_id: 1, "EMPTY_CART": CLICKS - 1}, outcomes
     product.refresh_from_db()
     assert product.stock == 47
     metrics = ProductMetrics.objects.get(product=product)

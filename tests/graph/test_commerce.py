@@ -68,7 +68,7 @@ def test_favorites_need_a_login_and_a_real_product():
     assert error_codes(anonymous(FAVORITE % "addFavorite", {"id": pid(product)})) == ["UNAUTHENTICATED"]
     gql, _ = shopper()
     missing = gql.data(FAVORITE % "addFavorite", {"id": global_id("Product", 10**9)})["addFavorite"]
-    assert missing["errors"] == [{"code": "not_found"}]
+    assert missing["errors"] == [{"code": "NOT_FOUND"}]
     assert error_codes(gql(FAVORITE % "addFavorite", {"id": "garbage"})) == ["BAD_USER_INPUT"]
 
 
@@ -91,7 +91,7 @@ def test_a_cart_follows_every_change_at_once():
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "quantity,stock,code",
-    [(0, 5, "out_of_range"), (100, 500, "out_of_range"), (-1, 5, "out_of_range"), (6, 5, "insufficient_stock")],
+    [(0, 5, "OUT_OF_RANGE"), (100, 500, "OUT_OF_RANGE"), (-1, 5, "OUT_OF_RANGE"), (6, 5, "INSUFFICIENT_STOCK")],
 )
 def test_cart_quantities_stay_within_1_to_99_and_the_stock(quantity, stock, code):
     gql, _ = shopper()
@@ -107,14 +107,14 @@ def test_adding_beyond_stock_in_two_steps_is_refused_too():
     product = make_product(stock=3)
     gql.data(ADD, {"id": pid(product), "q": 2})
     result = gql.data(ADD, {"id": pid(product), "q": 2})["addToCart"]
-    assert result["errors"][0]["code"] == "insufficient_stock" and result["cart"]["totalQuantity"] == 2
+    assert result["errors"][0]["code"] == "INSUFFICIENT_STOCK" and result["cart"]["totalQuantity"] == 2
 
 
 @pytest.mark.django_db
 def test_inactive_products_cannot_be_added():
     gql, _ = shopper()
     product = make_product(is_active=False)
-    assert gql.data(ADD, {"id": pid(product), "q": 1})["addToCart"]["errors"][0]["code"] == "not_found"
+    assert gql.data(ADD, {"id": pid(product), "q": 1})["addToCart"]["errors"][0]["code"] == "NOT_FOUND"
 
 
 @pytest.mark.django_db
@@ -143,7 +143,7 @@ def test_nobody_sees_another_shoppers_cart_or_orders():
 
     assert bob.data(CART)["cart"] is None
     assert bob.data("{ me { orders { edges { node { id } } } } }")["me"]["orders"]["edges"] == []
-    assert bob.data(REMOVE, {"id": pid(product)})["removeFromCart"]["errors"] == [{"code": "not_found"}]
+    assert bob.data(REMOVE, {"id": pid(product)})["removeFromCart"]["errors"] == [{"code": "NOT_FOUND"}]
 
 
 @pytest.mark.django_db
@@ -176,12 +176,12 @@ def test_checkout_turns_the_cart_into_an_order_with_exact_sales_and_revenue():
 @pytest.mark.django_db
 def test_checkout_refuses_an_empty_cart_stock_that_ran_out_and_anonymous_buyers():
     gql, _ = shopper()
-    assert gql.data(CHECKOUT)["checkout"]["errors"][0]["code"] == "empty_cart"
+    assert gql.data(CHECKOUT)["checkout"]["errors"][0]["code"] == "EMPTY_CART"
     product = make_product(stock=2)
     gql.data(ADD, {"id": pid(product), "q": 2})
     Product.objects.filter(pk=product.pk).update(stock=1)  # someone else bought one meanwhile
     result = gql.data(CHECKOUT)["checkout"]
-    assert result["order"] is None and result["errors"][0]["code"] == "insufficient_stock"
+    assert result["order"] is None and result["errors"][0]["code"] == "INSUFFICIENT_STOCK"
     assert Order.objects.count() == 0 and ProductMetrics.objects.get(product=product).total_sales == 0
     assert error_codes(GraphQLClient(Client())(CHECKOUT)) == ["UNAUTHENTICATED"]
 
@@ -290,9 +290,9 @@ def test_a_key_reused_for_another_cart_or_malformed_is_a_user_error():
     too_long = gql.data(KEYED_CHECKOUT, {"key": "k" * 101})["checkout"]
     empty = gql.data(KEYED_CHECKOUT, {"key": ""})["checkout"]
 
-    assert reused == {"order": None, "errors": [{"field": "idempotencyKey", "code": "idempotency_key_reused"}]}
-    assert too_long == {"order": None, "errors": [{"field": "idempotencyKey", "code": "too_long"}]}
-    assert empty == {"order": None, "errors": [{"field": "idempotencyKey", "code": "invalid"}]}
+    assert reused == {"order": None, "errors": [{"field": "idempotencyKey", "code": "IDEMPOTENCY_KEY_REUSED"}]}
+    assert too_long == {"order": None, "errors": [{"field": "idempotencyKey", "code": "TOO_LONG"}]}
+    assert empty == {"order": None, "errors": [{"field": "idempotencyKey", "code": "INVALID"}]}
     assert Order.objects.filter(user=user).count() == 1
 
 
@@ -326,7 +326,7 @@ def test_a_deactivated_product_stays_in_the_cart_as_unavailable_and_is_not_bough
     assert mug.stock == 9
 
     # And a cart of unavailable lines only has nothing to buy; removing the line still works
-    assert gql.data(CHECKOUT)["checkout"]["errors"][0]["code"] == "empty_cart"
+    assert gql.data(CHECKOUT)["checkout"]["errors"][0]["code"] == "EMPTY_CART"
     assert gql.data(REMOVE, {"id": pid(mug)})["removeFromCart"] == {"cart": {"totalQuantity": 0}, "errors": []}
 
 

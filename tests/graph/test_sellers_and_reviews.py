@@ -54,11 +54,11 @@ def test_a_seller_lists_a_product_with_a_generated_slug_and_metrics_at_once():
 @pytest.mark.parametrize(
     "changes,field,code",
     [
-        ({"price": "-1"}, "price", "out_of_range"),
-        ({"stock": -3}, "stock", "out_of_range"),
-        ({"name": "   "}, "name", "required"),
-        ({"slug": "Not A Slug"}, "slug", "invalid"),
-        ({"price": "1.999"}, "price", "invalid"),
+        ({"price": "-1"}, "price", "OUT_OF_RANGE"),
+        ({"stock": -3}, "stock", "OUT_OF_RANGE"),
+        ({"name": "   "}, "name", "REQUIRED"),
+        ({"slug": "Not A Slug"}, "slug", "INVALID"),
+        ({"price": "1.999"}, "price", "INVALID"),
     ],
 )
 def test_product_validation_is_a_user_error(changes, field, code):
@@ -75,7 +75,7 @@ def test_a_taken_slug_is_refused():
     seller = logged_in()
     category = make_category()
     values = {"name": "Lamp", "slug": "lamp", "price": "5", "category": global_id("Category", category.pk)}
-    assert seller.data(CREATE, {"input": values})["createProduct"]["errors"][0]["code"] == "unique"
+    assert seller.data(CREATE, {"input": values})["createProduct"]["errors"][0]["code"] == "UNIQUE"
 
 
 def test_sellers_change_only_their_own_products_staff_any():
@@ -90,7 +90,7 @@ def test_sellers_change_only_their_own_products_staff_any():
         (IMAGE, {"id": pid, "url": "https://img.example.com/x.jpg"}),
     ]:
         result = next(iter(other.data(query, variables).values()))
-        assert result["errors"] == [{"code": "not_found"}] or result["errors"][0]["code"] == "not_found"
+        assert result["errors"] == [{"code": "NOT_FOUND"}] or result["errors"][0]["code"] == "NOT_FOUND"
     product.refresh_from_db()
     assert product.price == Decimal("10.00") and product.is_active
 
@@ -113,7 +113,7 @@ def test_images_append_in_order_and_need_a_real_url():
     second = gql.data(IMAGE, {"id": pid, "url": "https://img.example.com/b.jpg"})["addProductImage"]
     bad = gql.data(IMAGE, {"id": pid, "url": "javascript:alert(1)"})["addProductImage"]
     assert (first["image"]["position"], second["image"]["position"]) == (0, 1)
-    assert bad["errors"] == [{"field": "url", "code": "invalid"}]
+    assert bad["errors"] == [{"field": "url", "code": "INVALID"}]
 
 
 def test_catalogue_mutations_need_a_login():
@@ -134,12 +134,12 @@ def test_one_review_per_user_rating_1_to_5_and_the_rating_follows_at_once():
     assert alice.data(REVIEW, {"id": pid, "r": 5})["addProductReview"]["errors"] == []
     assert bob.data(REVIEW, {"id": pid, "r": 2})["addProductReview"]["errors"] == []
     assert alice.data(REVIEW, {"id": pid, "r": 4})["addProductReview"]["errors"] == [
-        {"field": "productId", "code": "duplicate"}
+        {"field": "productId", "code": "DUPLICATE"}
     ]
-    assert bob.data(REVIEW, {"id": pid, "r": 6})["addProductReview"]["errors"][0]["code"] == "out_of_range"
+    assert bob.data(REVIEW, {"id": pid, "r": 6})["addProductReview"]["errors"][0]["code"] == "OUT_OF_RANGE"
     carol = logged_in()
     assert carol.data(REVIEW, {"id": pid, "r": 0})["addProductReview"]["errors"] == [
-        {"field": "rating", "code": "out_of_range"}
+        {"field": "rating", "code": "OUT_OF_RANGE"}
     ]
     rating = alice.data("query($s: String) { product(slug: $s) { rating { average count } } }", {"s": product.slug})
     assert rating["product"]["rating"] == {"average": 3.5, "count": 2}
@@ -173,7 +173,7 @@ def test_a_seller_cannot_review_their_own_product():
     seller = make_user()
     product = make_product(seller=seller)
     result = logged_in(seller).data(REVIEW, {"id": global_id("Product", product.pk), "r": 5})["addProductReview"]
-    assert result == {"review": None, "errors": [{"field": "productId", "code": "own_product"}]}
+    assert result == {"review": None, "errors": [{"field": "productId", "code": "OWN_PRODUCT"}]}
     assert not product.reviews.exists()
 
 
