@@ -12,6 +12,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from strawberry.django.views import AsyncGraphQLView
 
+from graph.assets import graphiql_setup_page, missing_graphiql_assets
 from graph.context import Context
 
 
@@ -58,5 +59,7 @@ class GraphQLView(AsyncGraphQLView):
         return Context(request=request, response=response, user=user, auth_method=auth_method, csrf_ok=csrf_ok)
 
     async def render_graphql_ide(self, request: HttpRequest) -> HttpResponse:
+        if missing := missing_graphiql_assets():  # no npm at set-up: say how to enable GraphiQL
+            return graphiql_setup_page(missing)
         get_token(request)  # sets the csrftoken cookie GraphiQL sends back on mutations
         return await super().render_graphql_ide(request)
