@@ -8,6 +8,7 @@ HOST    ?= 127.0.0.1
 STAMP   := $(VENV)/.installed-stamp
 DEVSTAMP := $(VENV)/.installed-dev-stamp
 NPMSTAMP := node_modules/.installed-stamp
+NPM     ?= npm
 
 .PHONY: run test lint schema bench install install-dev migrate seed static graphiql-assets clean
 
@@ -40,7 +41,7 @@ install: $(STAMP)
 install-dev: $(DEVSTAMP)
 
 $(NPMSTAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	$(NPM) ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 migrate: install
@@ -55,7 +56,7 @@ static: install
 
 # GraphiQL's scripts come from npm; without npm the API still runs and GraphiQL's page says how to enable it.
 graphiql-assets:
-	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NPMSTAMP); \
+	@if command -v $(NPM) >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NPMSTAMP); \
 	else echo "npm not found: the API runs, GraphiQL's page says how to enable it (install Node.js, npm ci)"; fi
 
 run: seed static graphiql-assets

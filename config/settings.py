@@ -146,7 +146,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"  # filled by collectstatic (make run)
+STATIC_ROOT = Path(env_str("STATIC_ROOT") or BASE_DIR / "staticfiles")  # filled by collectstatic (make run)
 # ServeStatic serves STATIC_URL under ASGI (uvicorn has no static files of its own). With
 # DEBUG it also finds files in the apps and picks up changes without collectstatic.
 SERVESTATIC_USE_FINDERS = env_bool("SERVESTATIC_USE_FINDERS", DEBUG)
