@@ -34,7 +34,7 @@ def graphiql_asset(request: HttpRequest, name: str) -> HttpResponse:
     relative, content_type = ASSETS[name]
     path = assets_dir() / relative
     if not path.is_file():
-        raise Http404(f"{name} is missing: run `npm ci` (make run does it)")
+        raise Http404(f"{name} is missing: run `npm ci` (make run does it when npm is installed)")
     # Read whole (4 MB in all, cached by the browser for a day), not a FileResponse: under ASGI
     # Django warns that it must consume a file's synchronous iterator, and does so chunk by chunk.
     response = HttpResponse(path.read_bytes(), content_type=content_type)
