@@ -24,7 +24,7 @@ except ImproperlyConfigured as exc:
 
 from asgiref.sync import sync_to_async  # noqa: E402
 
-from marketplace.signals import server_shutdown  # noqa: E402
+from marketplace.signals import server_shutdown, server_started  # noqa: E402
 
 
 async def application(scope, receive, send):
@@ -33,6 +33,7 @@ async def application(scope, receive, send):
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            await sync_to_async(server_started.send, thread_sensitive=False)(sender="asgi")
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             try:

@@ -49,6 +49,7 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",  # first: preflights and refusals get CORS headers too
     "config.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "servestatic.middleware.ServeStaticMiddleware",  # /static/ under ASGI: the admin's styles
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -147,7 +148,13 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT") or BASE_DIR / "staticfiles")  # filled by collectstatic (make run)
+# ServeStatic serves STATIC_URL under ASGI (uvicorn has no static files of its own). With
+# DEBUG it also finds files in the apps and picks up changes without collectstatic.
+SERVESTATIC_USE_FINDERS = env_bool("SERVESTATIC_USE_FINDERS", DEBUG)
+SERVESTATIC_AUTOREFRESH = DEBUG
+# GraphiQL's browser scripts (npm ci); without them /graphql/ says how to enable GraphiQL.
+GRAPHIQL_ASSETS_DIR = Path(env_str("GRAPHIQL_ASSETS_DIR") or BASE_DIR / "node_modules")
 
 LOGGING = {
     "version": 1,
@@ -223,6 +230,11 @@ TRACKING_CONFIRM_AFTER = env_float("TRACKING_CONFIRM_AFTER", 15.0, minimum=0.1)
 TRACKING_CONFIRM_INTERVAL = env_float("TRACKING_CONFIRM_INTERVAL", 1.0, minimum=0.05)
 TRACKING_UNCONFIRMED_LIMIT = env_int("TRACKING_UNCONFIRMED_LIMIT", 100_000, minimum=1)
 METRICS_BATCH_SIZE = env_int("METRICS_BATCH_SIZE", 1000, minimum=1)
+# Each server process publishes its tracking statistics to the database every
+# TRACKING_STATS_INTERVAL seconds (0: never) for trackingStatus to sum over the deployment;
+# a process silent for TRACKING_STATS_STALE_AFTER seconds is left out (it died).
+TRACKING_STATS_INTERVAL = env_float("TRACKING_STATS_INTERVAL", 5.0, minimum=0)
+TRACKING_STATS_STALE_AFTER = env_float("TRACKING_STATS_STALE_AFTER", 30.0, minimum=0.1)
 
 # Where flushed batches go: applied in this process ("inprocess"), or sent as one
 # Celery task each through Redis ("celery") for workers on other machines.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from asgiref.sync import sync_to_async
 from strawberry.types import Info
 
 from graph.carts import request_cart
@@ -20,7 +21,7 @@ from graph.types.catalogue import (
 )
 from graph.types.commerce import CartType
 from graph.types.tracking import TrackingStatus
-from tracking.executor import get_executor
+from tracking.process_stats import tracking_deployment_stats
 
 
 @strawberry.type
@@ -59,10 +60,15 @@ class Query:
     ) -> CategoryType | None:
         return await category_resolvers.category(info, id=id, slug=slug)
 
-    @strawberry.field(description="Statistics of this process's tracking executor (staff only).")
-    def tracking_status(self, info: Info) -> TrackingStatus:
+    @strawberry.field(
+        description=(
+            "Tracking statistics summed over every server process, with a per-process breakdown "
+            "(staff only: null with a FORBIDDEN or UNAUTHENTICATED error for anyone else)."
+        )
+    )
+    async def tracking_status(self, info: Info) -> TrackingStatus | None:
         require_staff(info)
-        return TrackingStatus(**get_executor().stats().as_dict())
+        return TrackingStatus.from_deployment(await sync_to_async(tracking_deployment_stats)())
 
     @strawberry.field(description="The logged-in user; null when nobody is.")
     def me(self, info: Info) -> UserType | None:

@@ -15,6 +15,7 @@ from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
 from graph import http_cache, persisted
+from graph.assets import graphiql_setup_page, missing_graphiql_assets
 from graph.context import Context
 from graph.validation import request as body_checks
 
@@ -100,5 +101,7 @@ class GraphQLView(AsyncGraphQLView):
         return result
 
     async def render_graphql_ide(self, request: HttpRequest) -> HttpResponse:
+        if missing := missing_graphiql_assets():  # no npm at set-up: say how to enable GraphiQL
+            return graphiql_setup_page(missing)
         get_token(request)  # sets the csrftoken cookie GraphiQL sends back on mutations
         return await super().render_graphql_ide(request)

@@ -128,3 +128,42 @@ class AppliedBatch(models.Model):
 
     def __str__(self) -> str:
         return self.batch_id
+
+
+class ProcessStats(models.Model):
+    """One server process's tracking statistics, as it last published them.
+
+    Each server process upserts its row every ``TRACKING_STATS_INTERVAL`` seconds, so that any
+    process (and ``test_async_tracking --status``) can report the whole deployment: rows not
+    updated for ``TRACKING_STATS_STALE_AFTER`` seconds belong to processes that died and are
+    ignored. A process that stops cleanly deletes its row. The database, not the cache: the
+    default cache is per process, and the database is the one store every process shares.
+    """
+
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    updated_at = models.DateTimeField(db_index=True)
+    enqueued = models.BigIntegerField(default=0)
+    processed = models.BigIntegerField(default=0)
+    dropped = models.BigIntegerField(default=0)
+    failed = models.BigIntegerField(default=0)
+    retried = models.BigIntegerField(default=0)
+    discarded = models.BigIntegerField(default=0)
+    batches = models.BigIntegerField(default=0)
+    rate_limited = models.BigIntegerField(default=0)
+    queue_depth = models.BigIntegerField(default=0)
+    oldest_pending_age = models.FloatField(default=0.0)
+    last_batch_duration = models.FloatField(default=0.0)
+    last_batch_size = models.BigIntegerField(default=0)
+    workers_alive = models.IntegerField(default=0)
+    unconfirmed = models.BigIntegerField(default=0)
+    resent = models.BigIntegerField(default=0)
+    released = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "process stats"
+        constraints = [models.UniqueConstraint(fields=["host", "pid"], name="process_stats_host_pid")]
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.pid}"

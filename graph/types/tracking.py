@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 
 import strawberry
+
+from tracking.process_stats import DeploymentStats
 
 
 @strawberry.enum(description="Why a tracking event was refused; each is worth sending again later.")
@@ -25,8 +28,8 @@ class TrackingReceipt:
     )
 
 
-@strawberry.type(description="The tracking executor of the process that answered.")
-class TrackingStatus:
+@strawberry.interface(description="Tracking executor statistics (cumulative counts since a process started).")
+class TrackingFigures:
     enqueued: int
     processed: int
     dropped: int
@@ -49,3 +52,36 @@ class TrackingStatus:
     released: int = strawberry.field(
         description="Celery backend: events no longer watched for confirmation (too many unconfirmed)."
     )
+
+
+@strawberry.type(description="One server process's tracking executor, as it last published its figures.")
+class TrackingProcess(TrackingFigures):
+    host: str
+    pid: int
+    started_at: datetime
+    updated_at: datetime = strawberry.field(
+        description="When these figures were published (now, for the process that answered)."
+    )
+
+
+@strawberry.type(
+    description=(
+        "Tracking statistics of the whole deployment: the sum over every process that published its figures "
+        "within TRACKING_STATS_STALE_AFTER seconds (the process that answered always counts, with its live "
+        "figures). Oldest pending age and last batch figures are the largest of any process."
+    )
+)
+class TrackingStatus(TrackingFigures):
+    processes: list[TrackingProcess] = strawberry.field(description="Each process, the one that answered first.")
+
+    @classmethod
+    def from_deployment(cls, deployment: DeploymentStats) -> TrackingStatus:
+        return cls(
+            **deployment.totals.as_dict(),
+            processes=[
+                TrackingProcess(
+                    host=p.host, pid=p.pid, started_at=p.started_at, updated_at=p.updated_at, **p.stats.as_dict()
+                )
+                for p in deployment.processes
+            ],
+        )

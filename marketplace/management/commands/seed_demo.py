@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import random
 import time
 from datetime import datetime, timedelta
@@ -10,7 +11,7 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -132,8 +133,18 @@ class Command(BaseCommand):
         parser.add_argument("--products", type=non_negative_int, default=300, help="number of products (default 300)")
         parser.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
         parser.add_argument("--if-empty", action="store_true", help="do nothing when products already exist")
+        parser.add_argument(
+            "--createsuperuser",
+            action="store_true",
+            help="also create a superuser for /admin/ (username and password from --admin-username/--admin-password "
+            "or DJANGO_SUPERUSER_USERNAME/DJANGO_SUPERUSER_PASSWORD; kept as is when it exists)",
+        )
+        parser.add_argument("--admin-username", default=None, help="the superuser's name (default: admin)")
+        parser.add_argument("--admin-password", default=None, help="the superuser's password")
 
     def handle(self, *args, products: int, seed: int, if_empty: bool, **options) -> None:
+        if options["createsuperuser"]:
+            self._superuser(options["admin_username"], options["admin_password"])
         if if_empty and Product.objects.exists():
             self.stdout.write("Demo data: products exist already, nothing to do.")
             return
@@ -155,6 +166,21 @@ class Command(BaseCommand):
                 f"Demo users' password: {DEMO_PASSWORD}"
             )
         )
+
+    def _superuser(self, username: str | None, password: str | None) -> None:
+        """Idempotent: an existing user of that name is left as it is (its password too)."""
+        username = username or os.environ.get("DJANGO_SUPERUSER_USERNAME") or "admin"
+        User = get_user_model()
+        if User.objects.filter(username=username).exists():
+            self.stdout.write(f"Superuser: {username!r} exists already, left as it is.")
+            return
+        password = password or os.environ.get("DJANGO_SUPERUSER_PASSWORD")
+        if not password:
+            raise CommandError(
+                "--createsuperuser needs a password: --admin-password or DJANGO_SUPERUSER_PASSWORD.", returncode=2
+            )
+        User.objects.create_superuser(username=username, password=password, email="")
+        self.stdout.write(self.style.SUCCESS(f"Superuser: {username!r} created; log in at /admin/."))
 
     def _users(self, products: int):
         User = get_user_model()
