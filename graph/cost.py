@@ -47,10 +47,11 @@ EXPENSIVE_PRICE = 1_000
 # narrowed to one seller walks the popularity index and filters (10-17 ms of SQL at
 # 1M products against 0.1 ms for the others), so that combination is priced as a scan.
 SELLER_UNINDEXED_ORDERS = frozenset({"MOST_VIEWED", "BEST_SELLING"})
-# Fields that count matches (an exact COUNT is O(matches)) and what each adds. Counts
-# are batched per request where they can be (a category's productCount and the
-# totalCount of its listing: one grouped count), so each adds less than a scan.
-COUNT_FIELDS = {"totalCount": 100, "productCount": 100}
+# Fields that count matches and what each adds: a listing's ``totalCount`` is a
+# maintained category count or a count capped at 1,000 rows (marketplace.selectors), so
+# it costs about a page. ``productCount`` reads the maintained count on the category row
+# (no query at all), so it is a plain field.
+COUNT_FIELDS = {"totalCount": 100}
 # The product listings that take ``orderBy`` and ``filter``.
 PRODUCT_LISTINGS = frozenset({"products"})
 

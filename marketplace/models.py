@@ -20,7 +20,7 @@ class Category(models.Model):
     parent = models.ForeignKey("self", null=True, blank=True, related_name="children", on_delete=models.PROTECT)
     description = models.TextField(blank=True, default="")
     # Active products here and in every descendant, kept by marketplace.sort_keys.
-    product_count = models.IntegerField(default=0, editable=False)
+    product_count = models.IntegerField(default=0, db_default=0, editable=False)
 
     class Meta:
         verbose_name_plural = "categories"
@@ -43,9 +43,9 @@ class Product(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=False)
     updated_at = models.DateTimeField(auto_now=True)
     # TOP_RATED's sort key and its sources, kept by marketplace.sort_keys with every review write.
-    rating_count = models.IntegerField(default=0, editable=False)
-    rating_sum = models.IntegerField(default=0, editable=False)
-    rating_score = models.FloatField(default=3.0, editable=False)
+    rating_count = models.IntegerField(default=0, db_default=0, editable=False)
+    rating_sum = models.IntegerField(default=0, db_default=0, editable=False)
+    rating_score = models.FloatField(default=3.0, db_default=3.0, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -49,22 +49,22 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="category",
             name="product_count",
-            field=models.IntegerField(default=0, editable=False),
+            field=models.IntegerField(default=0, db_default=0, editable=False),
         ),
         migrations.AddField(
             model_name="product",
             name="rating_count",
-            field=models.IntegerField(default=0, editable=False),
+            field=models.IntegerField(default=0, db_default=0, editable=False),
         ),
         migrations.AddField(
             model_name="product",
             name="rating_sum",
-            field=models.IntegerField(default=0, editable=False),
+            field=models.IntegerField(default=0, db_default=0, editable=False),
         ),
         migrations.AddField(
             model_name="product",
             name="rating_score",
-            field=models.FloatField(default=3.0, editable=False),
+            field=models.FloatField(default=3.0, db_default=3.0, editable=False),
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop, elidable=True),
     ]
