@@ -13,7 +13,7 @@ import json
 import pytest
 
 from tests.factories import make_category, make_product, make_review, make_user
-from tests.graph.conftest import error_codes
+from tests.helpers import error_codes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
