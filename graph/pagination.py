@@ -305,7 +305,9 @@ def pages_per_parent[K](querysets: dict[K, QuerySet], ordering: Ordering, window
     walked_descending = ordering.descending != window.backward
     for start in range(0, len(keys), _UNION_TERMS):
         chunk = keys[start : start + _UNION_TERMS]
-        parts = [bounded(querysets[key].annotate(page_parent=Value(i)), ordering, window) for i, key in enumerate(chunk)]
+        parts = [
+            bounded(querysets[key].annotate(page_parent=Value(i)), ordering, window) for i, key in enumerate(chunk)
+        ]
         rows = _union_all(parts) if len(parts) > 1 else list(parts[0])
         grouped: dict[int, list] = {}
         for row in rows:

@@ -96,9 +96,7 @@ def catalogue():
     owner = make_user()
     root = make_category("Root", slug="root")
     leaf = make_category("Leaf", parent=root)
-    products = [
-        make_product(seller=owner, category=leaf if i % 2 else root, price=str(10 + i % 3)) for i in range(23)
-    ]
+    products = [make_product(seller=owner, category=leaf if i % 2 else root, price=str(10 + i % 3)) for i in range(23)]
     Product.objects.filter(pk__in=[p.pk for p in products[::2]]).update(created_at=TIE)
     for i, product in enumerate(products):
         ProductMetrics.objects.filter(product=product).update(total_views=i % 4, total_sales=i % 2)

@@ -32,7 +32,8 @@ def test_every_node_type_refetches_by_the_id_the_api_gave_it(gql):
     product = make_product(name="Lamp", seller=seller)
     review = make_review(product, rating=4)
     shown = gql.data(
-        "query($s: String!) { product(slug: $s) { id category { id } seller { id } reviews { edges { node { id } } } } }",
+        "query($s: String!) { product(slug: $s) {"
+        " id category { id } seller { id } reviews { edges { node { id } } } } }",
         {"s": product.slug},
     )["product"]
 
@@ -129,7 +130,8 @@ def test_nodes_costs_the_same_queries_at_10_and_100_ids(gql, django_assert_num_q
     categories = [make_category() for _ in range(4)]
     products = [make_product(seller=sellers[i % 3], category=categories[i % 4]) for i in range(size)]
     ids = [global_id("Product", p.pk) for p in products]
-    query = """query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Product { name category { name } seller { displayName } } } }"""
+    query = """query($ids: [ID!]!) { nodes(ids: $ids) {
+        id ... on Product { name category { name } seller { displayName } } } }"""
 
     # When a client refetches them all by ID
     with django_assert_num_queries(NODES_QUERIES):
@@ -143,6 +145,7 @@ def test_nodes_costs_the_same_queries_at_10_and_100_ids(gql, django_assert_num_q
 def test_the_cost_of_nodes_grows_with_the_ids_asked_for(gql):
     # Each ID runs what is selected under it: 100 products with 100 reviews each is too costly
     ids = [global_id("Product", n) for n in range(1, 101)]
-    deep = "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Product { reviews(first: 100) { edges { node { rating author { displayName } } } } } } }"
+    deep = """query($ids: [ID!]!) { nodes(ids: $ids) { ... on Product {
+        reviews(first: 100) { edges { node { rating author { displayName } } } } } } }"""
     assert error_codes(gql(deep, {"ids": ids})) == ["QUERY_TOO_COSTLY"]
     assert "errors" not in gql(deep, {"ids": ids[:10]})

@@ -6,7 +6,7 @@ import pytest
 from graph.ids import global_id
 from marketplace.models import Product
 from tests.factories import make_category, make_image, make_product, make_review, make_user, strip_metrics
-from tests.helpers import error_codes
+from tests.graph.conftest import error_codes
 from tests.graph.test_products import PAGE
 from tests.graph.test_query_budget import LISTING_QUERIES
 
