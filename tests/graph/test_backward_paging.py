@@ -221,3 +221,25 @@ def test_an_empty_listing_has_no_cursors_either_way(gql):
     for variables in ({"first": 5}, {"last": 5}):
         info = page(gql, "products", **variables)["pageInfo"]
         assert info == {"hasNextPage": False, "hasPreviousPage": False, "startCursor": None, "endCursor": None}
+
+
+def test_every_childs_last_page_comes_from_one_batched_query(gql, django_assert_num_queries):
+    # Given a root with three children of different sizes, with tied timestamps
+    root = make_category("Home", slug="home")
+    children = [make_category(f"Child {i}", parent=root) for i in range(3)]
+    for i, child in enumerate(children):
+        made = [make_product(category=child) for _ in range(2 + 3 * i)]
+        Product.objects.filter(pk__in=[p.pk for p in made[:2]]).update(created_at=TIE)
+    menu = """query($first: Int, $last: Int) { categories { children { name
+        products(first: $first, last: $last) { pageInfo { hasPreviousPage hasNextPage } edges { node { id } } } } } }"""
+
+    # When the menu asks for each child's last 3 products, then for all of them forward
+    with django_assert_num_queries(4):  # roots, children, category tree, one page query for every child
+        tails = gql.data(menu, {"last": 3})["categories"][0]["children"]
+    everything = gql.data(menu, {"first": 100})["categories"][0]["children"]
+
+    # Then each child's tail is the end of its forward listing
+    for tail, whole in zip(tails, everything, strict=True):
+        all_ids = ids(whole["products"])
+        assert ids(tail["products"]) == all_ids[-3:]
+        assert tail["products"]["pageInfo"] == {"hasPreviousPage": len(all_ids) > 3, "hasNextPage": False}
