@@ -37,6 +37,10 @@ ITEM_FIELDS = frozenset({"edges", "nodes"})
 # Plain lists have no ``first``: they count as this many items (categories are a
 # short tree; a category rarely has more than ten children).
 LIST_ESTIMATES = {"categories": 10, "children": 10}
+# Relay's ``nodes(ids:)``: what is selected runs once per ID (at most 100, the count an
+# unknown list is priced at).
+ID_LIST_FIELDS = {"nodes": "ids"}
+MAX_IDS = 100
 
 # What one expensive field adds to the cost (a plain field costs 1): about what a
 # page of 100 products with everything on it costs, since that is what one scan of
@@ -130,5 +134,8 @@ def price(field: FieldNode, values: OperationValues) -> FieldPrice:
         return FieldPrice(own=own, multiplier=multiplier, expensive=expensive, per_item_only=True)
     if name in COUNT_FIELDS:
         return FieldPrice(own=1 + COUNT_FIELDS[name], multiplier=1, expensive=name)
+    if name in ID_LIST_FIELDS and any(a.name.value == ID_LIST_FIELDS[name] for a in field.arguments or ()):
+        ids = values.argument(field, ID_LIST_FIELDS[name])
+        return FieldPrice(own=1, multiplier=max(1, min(len(ids), MAX_IDS)) if isinstance(ids, list) else MAX_IDS)
     return FieldPrice(own=1, multiplier=LIST_ESTIMATES.get(name, 1))
 

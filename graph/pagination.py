@@ -9,6 +9,15 @@ The "after" condition is a row-value comparison, ``(key, id) < (x, y)``: unlike
 scan, so a cursor 90% deep costs what the first page costs. Every order sorts all its
 keys in one direction (that is what makes a single row comparison exact).
 
+Backward paging (``last``/``before``) runs the same keyset query with the ORDER BY and
+the row comparison reversed (the same index, walked the other way), then reverses the
+rows in Python, so a page near the end costs what a page near the start costs.
+
+``hasNextPage`` and ``hasPreviousPage`` come from the one extra row each query fetches
+(``LIMIT size + 1``): going forward it tells whether more rows follow, going backward
+whether more rows precede. The other flag is false, as the Relay spec allows
+("if the server can efficiently determine..."): knowing it would cost a second query.
+
 Resolvers return a ``Page``; the types turn it into their connection with ``connection``.
 """
 
@@ -22,7 +31,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 import strawberry
 from asgiref.sync import sync_to_async
@@ -40,10 +49,14 @@ _DECIMAL_LIMIT = Decimal("1e15")
 
 @strawberry.type(description="Where a page ends and whether another follows (Relay cursor connections).")
 class PageInfo:
-    has_next_page: bool
+    has_next_page: bool = strawberry.field(
+        description="With `first`: whether more rows follow this page. Paging backward (`last`) it is false."
+    )
     end_cursor: str | None
     has_previous_page: bool = strawberry.field(
-        default=False, description="Always false: pages only go forward (use `after`)."
+        default=False,
+        description="With `last`: whether more rows precede this page. Paging forward (`first`) it is false: "
+        "knowing would cost another query, which the Relay spec lets a server skip.",
     )
     start_cursor: str | None = None
 
@@ -115,13 +128,46 @@ class Ordering:
         return lookup(row, tuple(values))
 
 
-def page_size(first: int | None, default: int = 20) -> int:
+def page_size(first: int | None, default: int = 20, *, field: str = "first") -> int:
     maximum = settings.GRAPHQL_MAX_PAGE_SIZE
     if first is None:
         return default
     if first < 0 or first > maximum:
-        raise BadUserInput(f"first must be between 0 and {maximum}, got {first}.", field="first")
+        raise BadUserInput(f"{field} must be between 0 and {maximum}, got {first}.", field=field)
     return first
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which rows a page holds: at most ``size`` rows strictly between the ``after`` and
+    ``before`` sort values, the first ones (forward) or the last ones (``backward``).
+    Hashable, so loaders group pages by it."""
+
+    size: int
+    after: tuple | None = None
+    before: tuple | None = None
+    backward: bool = False
+
+
+def page_window(
+    ordering: Ordering,
+    *,
+    first: int | None,
+    after: str | None,
+    last: int | None = None,
+    before: str | None = None,
+    default: int = 20,
+) -> Window:
+    """Validate the four Relay arguments; BAD_USER_INPUT for ``first`` with ``last``, a size
+    out of range or a cursor this API did not issue. Neither size: ``default`` rows forward."""
+    if first is not None and last is not None:
+        raise BadUserInput("Give first or last, not both.", field="last")
+    return Window(
+        size=page_size(last, field="last") if last is not None else page_size(first, default),
+        after=decode_cursor(ordering, after) if after else None,
+        before=decode_cursor(ordering, before, field="before") if before else None,
+        backward=last is not None,
+    )
 
 
 def encode_cursor(ordering: Ordering, row: Any) -> str:
@@ -149,12 +195,37 @@ def decode_cursor(ordering: Ordering, cursor: str, *, field: str = "after") -> t
         raise malformed from None
 
 
-def slice_page(qs: QuerySet, ordering: Ordering, first: int, after: tuple | None) -> tuple[list, bool]:
-    """Fetch ``first`` rows after the cursor values, and whether more follow (one query)."""
-    if after is not None:
-        qs = qs.filter(ordering.after(after))
-    rows = list(qs.order_by(*ordering.order_by())[: first + 1])
-    return rows[:first], len(rows) > first
+def bounded(qs: QuerySet, ordering: Ordering, window: Window) -> QuerySet:
+    """``qs`` narrowed to the window and sorted the way it is walked (reversed going
+    backward), limited to one row more than the page: that row tells whether more exist."""
+    if window.after is not None:
+        qs = qs.filter(ordering.after(window.after))
+    if window.before is not None:
+        qs = qs.filter(ordering.after(window.before, reverse=True))
+    return qs.order_by(*ordering.order_by(reverse=window.backward))[: window.size + 1]
+
+
+class Slice(NamedTuple):
+    """One page's rows in the ordering's direction, and whether rows follow / precede it."""
+
+    rows: list
+    has_next: bool
+    has_previous: bool = False
+
+
+def cut(rows: list, window: Window) -> Slice:
+    """The page in ``rows`` (as ``bounded`` fetched them): the extra row dropped, and
+    backward pages turned back into the ordering's direction."""
+    more = len(rows) > window.size
+    rows = rows[: window.size]
+    if window.backward:
+        return Slice(rows[::-1], has_next=False, has_previous=more)
+    return Slice(rows, has_next=more)
+
+
+def slice_page(qs: QuerySet, ordering: Ordering, window: Window) -> Slice:
+    """One page of ``qs`` (one query)."""
+    return cut(list(bounded(qs, ordering, window)), window)
 
 
 @dataclass(frozen=True)
@@ -186,50 +257,64 @@ class Page:
     has_next: bool
     ordering: Ordering
     count: Callable[[], Awaitable[TotalCount]] | None = field(default=None)
+    has_previous: bool = False
+
+    @classmethod
+    def of(cls, found: Slice, ordering: Ordering, **extra) -> Page:
+        return cls(found.rows, found.has_next, ordering, has_previous=found.has_previous, **extra)
 
 
-async def fetch_page(qs: QuerySet, ordering: Ordering, first: int | None, after: str | None, **extra) -> Page:
-    """Validate ``first``/``after`` and fetch one page of ``qs`` (one query)."""
-    size = page_size(first)
-    cursor = decode_cursor(ordering, after) if after else None
-    rows, has_next = await sync_to_async(slice_page)(qs, ordering, size, cursor)
-    return Page(rows, has_next, ordering, **extra)
+async def fetch_page(
+    qs: QuerySet,
+    ordering: Ordering,
+    *,
+    first: int | None,
+    after: str | None,
+    last: int | None = None,
+    before: str | None = None,
+    default: int = 20,
+    **extra,
+) -> Page:
+    """Validate the paging arguments and fetch one page of ``qs`` (one query)."""
+    window = page_window(ordering, first=first, after=after, last=last, before=before, default=default)
+    return Page.of(await sync_to_async(slice_page)(qs, ordering, window), ordering, **extra)
 
 
 def connection(page: Page, connection_type: type, edge_type: type, node: Callable[[Any], Any] = lambda r: r, **extra):
     """The Relay connection of ``page``: one edge per row, cursors from the page's order."""
     edges = [edge_type(cursor=encode_cursor(page.ordering, row), node=node(row)) for row in page.rows]
-    info = PageInfo(has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None)
+    info = PageInfo(
+        has_next_page=page.has_next,
+        end_cursor=edges[-1].cursor if edges else None,
+        has_previous_page=page.has_previous,
+        start_cursor=edges[0].cursor if edges else None,
+    )
     return connection_type(edges=edges, page_info=info, **extra)
 
 
 _UNION_TERMS = 400  # below SQLite's limit of 500 terms in one compound SELECT
 
 
-def pages_per_parent[K](
-    querysets: dict[K, QuerySet], ordering: Ordering, first: int, after: tuple | None
-) -> dict[K, tuple[list, bool]]:
+def pages_per_parent[K](querysets: dict[K, QuerySet], ordering: Ordering, window: Window) -> dict[K, Slice]:
     """One page of each queryset (a page of products per category, of reviews per product)
-    in one query: a UNION ALL of one ``ORDER BY ... LIMIT first + 1`` per parent, each
+    in one query: a UNION ALL of one ``ORDER BY ... LIMIT size + 1`` per parent, each
     answered from an index, so the cost is ``parents x page`` whatever the table holds
     (a ``ROW_NUMBER()`` window sorted every matching row first)."""
-    results: dict[K, tuple[list, bool]] = {}
+    results: dict[K, Slice] = {}
     keys = list(querysets)
+    walked_descending = ordering.descending != window.backward
     for start in range(0, len(keys), _UNION_TERMS):
         chunk = keys[start : start + _UNION_TERMS]
-        parts = []
-        for i, key in enumerate(chunk):
-            qs = querysets[key]
-            if after is not None:
-                qs = qs.filter(ordering.after(after))
-            parts.append(qs.annotate(page_parent=Value(i)).order_by(*ordering.order_by())[: first + 1])
+        parts = [
+            bounded(querysets[key].annotate(page_parent=Value(i)), ordering, window) for i, key in enumerate(chunk)
+        ]
         rows = _union_all(parts) if len(parts) > 1 else list(parts[0])
         grouped: dict[int, list] = {}
         for row in rows:
             grouped.setdefault(row.page_parent, []).append(row)
         for i, key in enumerate(chunk):
-            page = sorted(grouped.get(i, []), key=ordering.sort_key, reverse=ordering.descending)
-            results[key] = (page[:first], len(page) > first)
+            walked = sorted(grouped.get(i, []), key=ordering.sort_key, reverse=walked_descending)
+            results[key] = cut(walked, window)
     return results
 
 

@@ -9,6 +9,7 @@ from strawberry.types import Info
 from graph.carts import request_cart
 from graph.permissions import current_user, require_staff
 from graph.resolvers import categories as category_resolvers
+from graph.resolvers import nodes as node_resolvers
 from graph.resolvers import products as product_resolvers
 from graph.types.accounts import UserType
 from graph.types.catalogue import (
@@ -20,22 +21,27 @@ from graph.types.catalogue import (
     product_connection,
 )
 from graph.types.commerce import CartType
+from graph.types.node import Node
 from graph.types.tracking import TrackingStatus
 from tracking.process_stats import tracking_deployment_stats
 
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="Active products, a page at a time (at most 100 per page).")
+    @strawberry.field(description="Active products, a page at a time (20 by default, at most 100 per page).")
     async def products(
         self,
         info: Info,
-        first: int | None = 20,
+        first: int | None = None,
         after: str | None = None,
         filter: ProductFilter | None = None,  # noqa: A002
         order_by: ProductOrderEnum | None = None,  # NEWEST, or RELEVANCE with a search
+        last: int | None = None,
+        before: str | None = None,
     ) -> ProductConnection:
-        page = await product_resolvers.products(info, first=first, after=after, filter=filter, order_by=order_by)
+        page = await product_resolvers.products(
+            info, first=first, after=after, filter=filter, order_by=order_by, last=last, before=before
+        )
         return product_connection(page)
 
     @strawberry.field(description="One active product by ID or slug (exactly one of them); null when not found.")
@@ -46,6 +52,16 @@ class Query:
         slug: str | None = None,  # noqa: A002
     ) -> ProductType | None:
         return await product_resolvers.product(info, id=id, slug=slug)
+
+    @strawberry.field(
+        description="Any object by its global ID (Relay); null when it does not exist or is not yours to see."
+    )
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:  # noqa: A002
+        return await node_resolvers.node(info, id=id)
+
+    @strawberry.field(description="Objects by global ID, in the order asked (at most 100); null where `node` is null.")
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        return await node_resolvers.nodes(info, ids=ids)
 
     @strawberry.field(description="The root categories; walk `children` for the tree.")
     async def categories(self, info: Info) -> list[CategoryType]:

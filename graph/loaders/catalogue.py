@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, Subquery
 
 from graph.loaders.base import Loader, Primed
-from graph.pagination import Ordering, SortKey, pages_per_parent
+from graph.pagination import Ordering, Slice, SortKey, Window, pages_per_parent
 from marketplace import selectors
 from marketplace.models import Category, ProductReview
 
@@ -86,8 +86,7 @@ REVIEW_ORDER = Ordering("REVIEWS_NEWEST", (SortKey("created_at", True, datetime)
 @dataclass(frozen=True)
 class ReviewPageKey:
     product_id: int
-    first: int
-    after: tuple | None
+    window: Window
 
 
 class ReviewPageByProductIdLoader(Loader):
@@ -95,14 +94,14 @@ class ReviewPageByProductIdLoader(Loader):
 
     context_key = "review_page_by_product_id"
 
-    def load_batch(self, keys: list[ReviewPageKey]) -> list[tuple[list[ProductReview], bool]]:
-        results: dict[ReviewPageKey, tuple[list, bool]] = {}
-        by_window: dict[tuple, list[ReviewPageKey]] = {}
+    def load_batch(self, keys: list[ReviewPageKey]) -> list[Slice]:
+        results: dict[ReviewPageKey, Slice] = {}
+        by_window: dict[Window, list[ReviewPageKey]] = {}
         for key in dict.fromkeys(keys):
-            by_window.setdefault((key.first, key.after), []).append(key)
-        for (first, after), group in by_window.items():
+            by_window.setdefault(key.window, []).append(key)
+        for window, group in by_window.items():
             querysets = {key: ProductReview.objects.filter(product_id=key.product_id) for key in group}
-            results.update(pages_per_parent(querysets, REVIEW_ORDER, first, after))
+            results.update(pages_per_parent(querysets, REVIEW_ORDER, window))
         return [results[key] for key in keys]
 
 

@@ -12,9 +12,8 @@ from dataclasses import dataclass, replace
 
 from graph.loaders.base import Loader
 from graph.orderings import PRODUCT_ORDERINGS, ProductOrder
-from graph.pagination import TotalCount, pages_per_parent
+from graph.pagination import Slice, TotalCount, Window, pages_per_parent
 from marketplace import selectors
-from marketplace.models import Product
 from marketplace.selectors import ProductFilters
 
 
@@ -24,8 +23,7 @@ class ScopedPageKey:
     scope: frozenset[int]  # the category and its descendants
     filters: ProductFilters
     order: ProductOrder
-    first: int
-    after: tuple | None
+    window: Window
 
 
 @dataclass(frozen=True)
@@ -43,15 +41,15 @@ def _scoped(key: ScopedPageKey | ScopedCountKey):
 class ProductPageByCategoryIdLoader(Loader):
     context_key = "product_page_by_category_id"
 
-    def load_batch(self, keys: list[ScopedPageKey]) -> list[tuple[list[Product], bool]]:
-        results: dict[ScopedPageKey, tuple[list[Product], bool]] = {}
+    def load_batch(self, keys: list[ScopedPageKey]) -> list[Slice]:
+        results: dict[ScopedPageKey, Slice] = {}
         groups: dict[tuple, list[ScopedPageKey]] = {}
         for key in dict.fromkeys(keys):
-            groups.setdefault((key.order, key.first, key.after), []).append(key)
-        for (order, first, after), group in groups.items():
+            groups.setdefault((key.order, key.window), []).append(key)
+        for (order, window), group in groups.items():
             product_ordering = PRODUCT_ORDERINGS[order]
             querysets = {key: product_ordering.apply(_scoped(key)) for key in group}
-            results.update(pages_per_parent(querysets, product_ordering.ordering, first, after))
+            results.update(pages_per_parent(querysets, product_ordering.ordering, window))
         return [results[key] for key in keys]
 
 

@@ -16,7 +16,7 @@ from graph.loaders import (
 )
 from graph.loaders.products import ScopedCountKey, ScopedPageKey
 from graph.orderings import PRODUCT_ORDERINGS, ProductOrder, product_order
-from graph.pagination import Page, TotalCount, counted_once, decode_cursor, page_size
+from graph.pagination import Page, TotalCount, counted_once, page_window
 from graph.resolvers.products import exactly_one, find_category, product_filters
 from marketplace import selectors
 from marketplace.models import Category
@@ -48,15 +48,16 @@ async def category_products(
     after: str | None,
     filter: ProductFilter | None,  # noqa: A002
     order_by: ProductOrder | None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> Page:
-    size = page_size(first)
     filters = await product_filters(info, filter)
     order_by = product_order(order_by, searching=filters.search is not None)
     ordering = PRODUCT_ORDERINGS[order_by].ordering
-    cursor = decode_cursor(ordering, after) if after else None
+    window = page_window(ordering, first=first, after=after, last=last, before=before)
     scope = descendant_ids(category.pk, await CategoryTreeLoader(info.context).load("tree"))
-    rows, has_next = await ProductPageByCategoryIdLoader(info.context).load(
-        ScopedPageKey(category.pk, scope, filters, order_by, size, cursor)
+    found = await ProductPageByCategoryIdLoader(info.context).load(
+        ScopedPageKey(category.pk, scope, filters, order_by, window)
     )
 
     async def count() -> TotalCount:
@@ -64,4 +65,4 @@ async def category_products(
             return TotalCount(category.product_count)  # maintained, already loaded
         return await ProductCountByCategoryIdLoader(info.context).load(ScopedCountKey(category.pk, scope, filters))
 
-    return Page(rows, has_next, ordering, count=counted_once(count))
+    return Page.of(found, ordering, count=counted_once(count))

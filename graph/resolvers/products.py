@@ -78,7 +78,14 @@ async def find_category(*, category_id: int | None, slug: str | None) -> Categor
 
 
 async def products(
-    info: Info, *, first: int | None, after: str | None, filter: ProductFilter | None, order_by: ProductOrder | None
+    info: Info,
+    *,
+    first: int | None,
+    after: str | None,
+    filter: ProductFilter | None,  # noqa: A002
+    order_by: ProductOrder | None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> Page:
     filters = await product_filters(info, filter)
     order_by = product_order(order_by, searching=filters.search is not None)
@@ -88,7 +95,9 @@ async def products(
         return TotalCount(*await sync_to_async(selectors.product_count)(filters=filters))
 
     qs = product_ordering.apply(selectors.product_list(filters=filters))
-    return await fetch_page(qs, product_ordering.ordering, first, after, count=counted_once(count))
+    return await fetch_page(
+        qs, product_ordering.ordering, first=first, after=after, last=last, before=before, count=counted_once(count)
+    )
 
 
 def exactly_one(id: str | None, slug: str | None) -> None:  # noqa: A002

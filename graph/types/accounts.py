@@ -31,14 +31,14 @@ class ApiTokenType:
     id: strawberry.ID = global_id_field("ApiToken")
 
 
-async def _product_page(qs, ordering: Ordering, first: int | None, after: str | None, *, node) -> ProductConnection:
+async def _product_page(qs, ordering: Ordering, paging: dict, *, node) -> ProductConnection:
     """A ProductConnection over ``qs`` (rows turned into products by ``node``), counted lazily
     (exactly: a user's own favorites and products are few)."""
 
     async def count() -> TotalCount:
         return TotalCount(await qs.acount())
 
-    return product_connection(await fetch_page(qs, ordering, first, after, count=counted_once(count)), node)
+    return product_connection(await fetch_page(qs, ordering, **paging, count=counted_once(count)), node)
 
 
 @strawberry.type(name="User", description="The logged-in user, as they see themselves.")
@@ -54,24 +54,42 @@ class UserType:
         "(it comes back if sold again), except for its seller and staff."
     )
     async def favorites(
-        self, root: strawberry.Parent[object], first: int | None = 20, after: str | None = None
+        self,
+        root: strawberry.Parent[object],
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> ProductConnection:
         qs = selectors.favorites_of(user=root)
-        return await _product_page(qs, FAVORITES_ORDER, first, after, node=lambda favorite: favorite.product)
+        paging = {"first": first, "after": after, "last": last, "before": before}
+        return await _product_page(qs, FAVORITES_ORDER, paging, node=lambda favorite: favorite.product)
 
     @strawberry.field(description="Orders, most recent first.")
     async def orders(
-        self, root: strawberry.Parent[object], first: int | None = 20, after: str | None = None
+        self,
+        root: strawberry.Parent[object],
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> OrderConnection:
-        page = await fetch_page(selectors.orders_of(user=root), ORDERS_ORDER, first, after)
+        paging = {"first": first, "after": after, "last": last, "before": before}
+        page = await fetch_page(selectors.orders_of(user=root), ORDERS_ORDER, **paging)
         return connection(page, OrderConnection, OrderEdge)
 
     @strawberry.field(description="Products this user sells, active or not, newest first.")
     async def products(
-        self, root: strawberry.Parent[object], first: int | None = 20, after: str | None = None
+        self,
+        root: strawberry.Parent[object],
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> ProductConnection:
         qs = selectors.products_sold_by(user=root)
-        return await _product_page(qs, MY_PRODUCTS_ORDER, first, after, node=lambda product: product)
+        paging = {"first": first, "after": after, "last": last, "before": before}
+        return await _product_page(qs, MY_PRODUCTS_ORDER, paging, node=lambda product: product)
 
     @strawberry.field(description="API tokens, active and revoked.")
     async def tokens(self, root: strawberry.Parent[object], info: Info) -> list[ApiTokenType]:

@@ -26,9 +26,10 @@ from graph.loaders import (
 )
 from graph.loaders.catalogue import REVIEW_ORDER, ReviewPageKey
 from graph.orderings import ProductOrder
-from graph.pagination import Page, TotalCount, connection, decode_cursor, page_size
+from graph.pagination import Page, TotalCount, connection, page_window
 from graph.resolvers import categories as category_resolvers
 from graph.types.common import PageInfo, global_id_field
+from graph.types.node import Node
 from graph.types.product_metrics import ProductMetricsType
 from marketplace.models import Category, Product, ProductReview
 
@@ -43,7 +44,7 @@ ProductOrderEnum = strawberry.enum(
 
 
 @strawberry.type(name="Seller", description="The public face of a user who sells.")
-class SellerType:
+class SellerType(Node):
     id: strawberry.ID = global_id_field("Seller")
 
     @strawberry.field(description="Full name when given, else the username.")
@@ -65,7 +66,7 @@ class RatingType:
 
 
 @strawberry.type(name="Review")
-class ReviewType:
+class ReviewType(Node):
     rating: int
     title: str
     body: str
@@ -94,7 +95,7 @@ class ReviewConnection:
 
 
 @strawberry.type(name="Product")
-class ProductType:
+class ProductType(Node):
     name: str
     slug: str
     description: str
@@ -136,14 +137,19 @@ class ProductType:
     def is_active(self, root: strawberry.Parent[Product]) -> bool:
         return root.is_active
 
-    @strawberry.field(description="Reviews, newest first.")
+    @strawberry.field(description="Reviews, newest first (10 a page unless `first` or `last` says otherwise).")
     async def reviews(
-        self, root: strawberry.Parent[Product], info: Info, first: int | None = 10, after: str | None = None
+        self,
+        root: strawberry.Parent[Product],
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> ReviewConnection:
-        size = page_size(first, default=10)
-        cursor = decode_cursor(REVIEW_ORDER, after) if after else None
-        rows, has_next = await ReviewPageByProductIdLoader(info.context).load(ReviewPageKey(root.pk, size, cursor))
-        return connection(Page(rows, has_next, REVIEW_ORDER), ReviewConnection, ReviewEdge)
+        window = page_window(REVIEW_ORDER, first=first, after=after, last=last, before=before, default=10)
+        found = await ReviewPageByProductIdLoader(info.context).load(ReviewPageKey(root.pk, window))
+        return connection(Page.of(found, REVIEW_ORDER), ReviewConnection, ReviewEdge)
 
 
 @strawberry.type
@@ -176,7 +182,7 @@ def product_connection(page: Page, node: Callable[[object], Product] = lambda pr
 
 
 @strawberry.type(name="Category")
-class CategoryType:
+class CategoryType(Node):
     name: str
     slug: str
     description: str
@@ -197,18 +203,20 @@ class CategoryType:
     def product_count(self, root: strawberry.Parent[Category]) -> int:
         return root.product_count  # maintained with every product write (marketplace.sort_keys)
 
-    @strawberry.field(description="Active products in this category and its descendants.")
+    @strawberry.field(description="Active products in this category and its descendants (20 a page by default).")
     async def products(
         self,
         root: strawberry.Parent[Category],
         info: Info,
-        first: int | None = 20,
+        first: int | None = None,
         after: str | None = None,
         filter: ProductFilter | None = None,  # noqa: A002  (the API's argument name)
         order_by: ProductOrderEnum | None = None,  # NEWEST, or RELEVANCE with a search
+        last: int | None = None,
+        before: str | None = None,
     ) -> ProductConnection:
         page = await category_resolvers.category_products(
-            info, root, first=first, after=after, filter=filter, order_by=order_by
+            info, root, first=first, after=after, filter=filter, order_by=order_by, last=last, before=before
         )
         return product_connection(page)
 

@@ -12,6 +12,7 @@ from strawberry.types import Info
 from graph.loaders.commerce import CartItemsByCartIdLoader, OrderItemsByOrderIdLoader
 from graph.types.catalogue import ProductType
 from graph.types.common import PageInfo, global_id_field
+from graph.types.node import Node
 from marketplace.models import Cart, CartItem, Order, OrderItem
 
 
@@ -75,8 +76,8 @@ class OrderItemType:
         return root.line_total
 
 
-@strawberry.type(name="Order")
-class OrderType:
+@strawberry.type(name="Order", description="An order; a Node only its owner and staff can fetch.")
+class OrderType(Node):
     total: Decimal
     created_at: datetime
 
