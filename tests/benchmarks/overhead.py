@@ -21,8 +21,8 @@ import statistics
 from tests.benchmarks import server as server_control
 from tests.benchmarks.profile_listing import LISTING
 
-REQUESTS = 400
-THROUGHPUT_REQUESTS = 600
+REQUESTS = 200
+THROUGHPUT_REQUESTS = 320
 THROUGHPUT_CONCURRENCY = 16
 BARE = {"method": "GET", "path": "/bench/bare/", "body": ""}
 TYPENAME = {"method": "POST", "path": "/graphql/", "body": json.dumps({"query": "{ __typename }"})}

@@ -31,7 +31,7 @@ LABELS = {
 # The goals (targets, not measurements).
 GOAL_VS_DJANGO, GOAL_VS_RAW, GOAL_VS_BEFORE, GOAL_BEFORE_SIZE = 1.2, 3.0, 5.0, 50
 GOAL_TRACKING, GOAL_DRAIN_RATE, GOAL_DRAIN_SPEEDUP = 1.2, 50_000, 20.0
-GOAL_MIDDLEWARE, GOAL_TYPENAME, GOAL_WORKERS = 1.3, 1.5, 1.7
+GOAL_MIDDLEWARE, GOAL_TYPENAME, GOAL_WORKERS, GOAL_PARSE_VALIDATE_MS = 1.3, 1.5, 1.7, 0.3
 
 
 # --- per-run statistics --------------------------------------------------------------
@@ -356,6 +356,18 @@ def goals(results: dict, listing: dict | None, tracking: dict | None) -> list[di
                 GOAL_DRAIN_SPEEDUP,
                 [("median of paired runs", drain["speedup_median"])],
                 at_most=False,
+            )
+        )
+    profile = results.get("profile") or {}
+    if profile.get("phases"):
+        phases = profile["phases"]
+        out.append(
+            _goal(
+                f"Parse + validation at most {GOAL_PARSE_VALIDATE_MS} ms for a document seen before (in-process)",
+                GOAL_PARSE_VALIDATE_MS,
+                [("listing first=50, median", phases["parse_ms"] + phases["validate_ms"])],
+                at_most=True,
+                unit=" ms",
             )
         )
     backfill = results.get("backfill") or {}
