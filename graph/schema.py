@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from django.conf import settings
-from strawberry.extensions import AddValidationRules, DisableIntrospection, MaxTokensLimiter
+from strawberry.extensions import AddValidationRules, DisableIntrospection, MaxTokensLimiter, ParserCache
 from strawberry.schema.config import StrawberryConfig
 
 from graph.extensions import CsrfForMutations, RefuseNulCharacters
@@ -15,6 +15,7 @@ from graph.mutations.commerce import CommerceMutation
 from graph.mutations.tracking import TrackingMutation
 from graph.prometheus import OperationMetrics
 from graph.queries import Query
+from graph.validation.cache import DOCUMENTS_MAX
 from graph.validation.limits import DocumentLimits
 
 
@@ -29,6 +30,9 @@ def extensions() -> list:
         OperationMetrics,  # first: it times the others, and counts what they refuse
         lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),  # the cheapest refusal: while lexing
         DocumentLimits,  # depth, aliases, cost, expensive fields: one linear pass, before validation
+        # after the two above: it parses with the limits they set (its key includes them);
+        # DocumentLimits caches the analysis and validation by document (graph.validation.cache)
+        lambda: ParserCache(maxsize=DOCUMENTS_MAX),
         lambda: AddValidationRules([OnePasswordMutationPerDocument]),
         RefuseNulCharacters,
         CsrfForMutations,

@@ -31,6 +31,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from graph.validation import cache
 from graph.validation.shape import Shape, analyse
 
 # Deeper than any real document goes (fields stop at GRAPHQL_MAX_DEPTH; inline fragments
@@ -143,9 +144,34 @@ def _validate(ctx) -> list[GraphQLError]:
     return errors
 
 
+def _limits(ctx, variables: dict) -> tuple[list[GraphQLError], int | None]:
+    """The refusals for the operation that would run, and its cost (None when the
+    analysis stopped early)."""
+    shape = analyse(ctx.graphql_document, ctx.operation_name, variables, max_nesting=MAX_NESTING)
+    return refusals(shape), None if shape.cycle or shape.too_nested else shape.cost
+
+
+def _document_key(ctx) -> tuple:
+    """What a document's findings depend on besides its variables: its text, the
+    operation chosen, the schema and its rules, and the limits (settings a test may change)."""
+    return (
+        ctx.query,
+        ctx.operation_name,
+        id(ctx.schema),
+        tuple(ctx.validation_rules),
+        settings.GRAPHQL_MAX_DEPTH,
+        settings.GRAPHQL_MAX_ALIASES,
+        settings.GRAPHQL_MAX_EXPENSIVE_FIELDS,
+        settings.GRAPHQL_MAX_COST,
+    )
+
+
 class DocumentLimits(SchemaExtension):
     """Bound the query text's length for the parser, then refuse over-limit documents
-    before validation, and report the cost of the ones that run in ``extensions.cost``."""
+    before validation, and report the cost of the ones that run in ``extensions.cost``.
+
+    The findings are cached (``graph.validation.cache``): a document seen before is
+    neither analysed nor validated again, unless the variables its cost reads differ."""
 
     def __init__(self) -> None:
         self.cost: int | None = None
@@ -160,12 +186,15 @@ class DocumentLimits(SchemaExtension):
     def on_validate(self):
         ctx = self.execution_context
         if ctx.graphql_document is not None and ctx.pre_execution_errors is None:
-            shape = analyse(ctx.graphql_document, ctx.operation_name, ctx.variables, max_nesting=MAX_NESTING)
-            errors = refusals(shape)
-            if not (shape.cycle or shape.too_nested):
-                self.cost = shape.cost
+            variables = ctx.variables if isinstance(ctx.variables, dict) else {}
+            entry = cache.entry_for(_document_key(ctx)) if ctx.query is not None else cache.DocumentEntry()
+            errors, self.cost = entry.analysis(variables, lambda values: _limits(ctx, values))
+            if not errors:
+                if entry.validation is None:
+                    entry.validation = _validate(ctx)
+                errors = entry.validation
             # strawberry skips its own validation once an extension has set the errors
-            ctx.pre_execution_errors = errors or _validate(ctx)
+            ctx.pre_execution_errors = list(errors)
         yield
 
     def get_results(self) -> dict[str, Any]:
