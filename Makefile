@@ -8,6 +8,7 @@ HOST    ?= 127.0.0.1
 STAMP   := $(VENV)/.installed-stamp
 DEVSTAMP := $(VENV)/.installed-dev-stamp
 NPMSTAMP := node_modules/.installed-stamp
+NPMRUNSTAMP := node_modules/.installed-run-stamp
 NPM     ?= npm
 
 .PHONY: run test lint schema bench install install-dev migrate seed static graphiql-assets clean
@@ -44,6 +45,13 @@ $(NPMSTAMP): package.json package-lock.json
 	$(NPM) ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The server needs GraphiQL's assets only (package.json "dependencies"); a full install
+# (make test) already has them, and `npm ci --omit=dev` would remove the test tools.
+$(NPMRUNSTAMP): package.json package-lock.json
+	@if [ -f $(NPMSTAMP) ] && [ $(NPMSTAMP) -nt package-lock.json ]; then :; \
+	else $(NPM) ci --omit=dev --no-audit --no-fund --loglevel=error; fi
+	@touch $@
+
 migrate: install
 	$(PY) manage.py migrate --noinput
 
@@ -56,7 +64,7 @@ static: install
 
 # GraphiQL's scripts come from npm; without npm the API still runs and GraphiQL's page says how to enable it.
 graphiql-assets:
-	@if command -v $(NPM) >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NPMSTAMP); \
+	@if command -v $(NPM) >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NPMRUNSTAMP); \
 	else echo "npm not found: the API runs, GraphiQL's page says how to enable it (install Node.js, npm ci)"; fi
 
 run: seed static graphiql-assets
