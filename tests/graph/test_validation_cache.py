@@ -23,7 +23,7 @@ def validations():
 
 
 def cost(result: dict) -> int:
-    return result["extensions"]["cost"]["requested"]
+    return result["extensions"]["cost"]["requestedQueryCost"]
 
 
 def test_a_document_seen_before_is_not_validated_again(db, gql: GraphQLClient, validations):
