@@ -6,6 +6,7 @@ so the story holds on a fresh clone without installing anything here.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -16,8 +17,16 @@ from tests.live_server import require
 
 def dry_run(*args: str) -> list[str]:
     require(shutil.which("make") is not None, "make is missing: apt-get install -y make")
+    # As a person runs it: not the parent make's flags and level (under `make test` a nested
+    # make prints "Entering/Leaving directory" lines around its commands).
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES"}}
     result = subprocess.run(
-        ["make", "-n", "-B", *args], cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=60
+        ["make", "--no-print-directory", "-n", "-B", *args],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout.splitlines()
