@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zoneinfo
 from pathlib import Path
 
 import dj_database_url
@@ -237,6 +238,16 @@ METRICS_BATCH_SIZE = env_int("METRICS_BATCH_SIZE", 1000, minimum=1)
 # a process silent for TRACKING_STATS_STALE_AFTER seconds is left out (it died).
 TRACKING_STATS_INTERVAL = env_float("TRACKING_STATS_INTERVAL", 5.0, minimum=0)
 TRACKING_STATS_STALE_AFTER = env_float("TRACKING_STATS_STALE_AFTER", 30.0, minimum=0.1)
+
+# Metrics over time: hourly buckets kept METRICS_HOURLY_RETENTION_DAYS, daily ones forever;
+# a day starts at midnight in METRICS_TIME_ZONE. TRENDING weighs engagement with a half-life.
+METRICS_TIME_ZONE = env_str("METRICS_TIME_ZONE", "UTC")
+try:
+    zoneinfo.ZoneInfo(METRICS_TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+    raise ImproperlyConfigured(f"METRICS_TIME_ZONE={METRICS_TIME_ZONE!r} is not a known time zone.") from exc
+METRICS_HOURLY_RETENTION_DAYS = env_int("METRICS_HOURLY_RETENTION_DAYS", 90, minimum=1)
+TRENDING_HALF_LIFE_HOURS = env_float("TRENDING_HALF_LIFE_HOURS", 24.0, minimum=0.01)
 
 # Where flushed batches go: applied in this process ("inprocess"), or sent as one
 # Celery task each through Redis ("celery") for workers on other machines.

@@ -144,4 +144,3 @@ class InProcessApplier(Applier):
                     return BatchResult(0, 0, failed=len(batch))
                 control.count_retry()
                 time.sleep(backoff(transient, base=self.retry_base_delay, cap=self.outage_max_wait))
-

@@ -167,3 +167,64 @@ class ProcessStats(models.Model):
 
     def __str__(self) -> str:
         return f"{self.host}:{self.pid}"
+
+
+class MetricsBucket(models.Model):
+    """The counters of one product over one period (``start`` up to the next period).
+
+    Written by the same transaction as the totals (``tracking.apply``), so a bucket never
+    counts an event the totals do not. Counters are what happened in the period, not running
+    totals: favorites are split into added and removed, cart counters are units.
+    ``unique_viewers`` counts distinct visitors in the period, so a day's value is not the
+    sum of its hours."""
+
+    product = models.ForeignKey(Product, related_name="+", on_delete=models.CASCADE, db_index=False)
+    start = models.DateTimeField()
+    impressions = models.BigIntegerField(default=0)
+    views = models.BigIntegerField(default=0)
+    clicks = models.BigIntegerField(default=0)
+    favorites_added = models.BigIntegerField(default=0)
+    favorites_removed = models.BigIntegerField(default=0)
+    cart_additions = models.BigIntegerField(default=0)
+    cart_removals = models.BigIntegerField(default=0)
+    sales = models.BigIntegerField(default=0)
+    unique_viewers = models.BigIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"metrics of product {self.product_id} from {self.start:%Y-%m-%d %H:%M}"
+
+
+BUCKET_COUNTERS = (
+    "impressions",
+    "views",
+    "clicks",
+    "favorites_added",
+    "favorites_removed",
+    "cart_additions",
+    "cart_removals",
+    "sales",
+    "unique_viewers",
+    "revenue",
+)
+
+
+class HourlyMetrics(MetricsBucket):
+    """One hour (UTC) of one product; kept ``METRICS_HOURLY_RETENTION_DAYS``."""
+
+    class Meta:
+        verbose_name_plural = "hourly metrics"
+        constraints = [models.UniqueConstraint(fields=["product", "start"], name="hourly_metrics_product_start")]
+        indexes = [models.Index(fields=["start"], name="hourly_metrics_start")]
+
+
+class DailyMetrics(MetricsBucket):
+    """One day of one product, the day starting at midnight in ``METRICS_TIME_ZONE``; kept forever."""
+
+    class Meta:
+        verbose_name_plural = "daily metrics"
+        constraints = [models.UniqueConstraint(fields=["product", "start"], name="daily_metrics_product_start")]
+        indexes = [models.Index(fields=["start"], name="daily_metrics_start")]
