@@ -77,7 +77,11 @@ class ProductMetrics(models.Model):
     def __str__(self) -> str:
         return f"metrics of product {self.product_id}"
 
-    # The rate formulas live here and nowhere else.
+    # The rate formulas live here and nowhere else. Cart counters are units, as sales are:
+    # adding 3 mugs is 3 cart additions; updateCartItem counts the difference (3 -> 5 adds 2,
+    # 5 -> 1 removes 4, to 0 removes the rest); removing a line removes its units; merging an
+    # anonymous cart at login moves units without counting them again (units the merge must
+    # drop count as removed). So cart_addition_rate is units put in carts per view.
     @property
     def click_through_rate(self) -> float:
         return _ratio(self.total_clicks, self.total_impressions)

@@ -17,8 +17,14 @@ class ProductMetricsType:
     total_views: int
     total_clicks: int
     total_favorites: int = strawberry.field(description="Current number of users who favorited the product.")
-    total_cart_additions: int
-    total_cart_removals: int
+    total_cart_additions: int = strawberry.field(
+        description="Units put in carts: an addition of 3 counts 3; raising a line's quantity counts the "
+        "difference. Merging an anonymous cart at login counts nothing again."
+    )
+    total_cart_removals: int = strawberry.field(
+        description="Units taken out of carts: lowering a line's quantity counts the difference, removing a "
+        "line (or setting it to 0) counts its units. Units bought at checkout are sales, not removals."
+    )
     total_sales: int = strawberry.field(description="Units sold.")
     updated_at: datetime
 
@@ -35,7 +41,7 @@ class ProductMetricsType:
     def click_through_rate(self, root: strawberry.Parent[ProductMetrics]) -> float:
         return root.click_through_rate
 
-    @strawberry.field(description="Cart additions per view; 0 without views.")
+    @strawberry.field(description="Units put in carts per view (totalCartAdditions / totalViews); 0 without views.")
     def cart_addition_rate(self, root: strawberry.Parent[ProductMetrics]) -> float:
         return root.cart_addition_rate
 
