@@ -75,16 +75,21 @@ def apply_events(events: list[TrackingEvent], batch_id: str | None = None) -> Ba
 
 
 def _forget_deleted_users(events: list[TrackingEvent]) -> list[TrackingEvent]:
-    """An event of a user deleted since it was queued still counts, anonymously, as the
-    activity row's ``on_delete=SET_NULL`` would have made it (instead of a foreign key
-    error failing the batch). One query, only for batches with signed-in users."""
+    """An event of a user deleted or erased (``deleteAccount`` deactivates) since it was
+    queued still counts, anonymously: without the user and the visitor key, as the
+    activity row's ``on_delete=SET_NULL`` and the erasure leave that user's other rows
+    (and instead of a foreign key error failing the batch). One query, only for batches
+    with signed-in users."""
     user_ids = {e.user_id for e in events if e.user_id is not None}
     if not user_ids:
         return events
-    existing = set(get_user_model().objects.filter(id__in=user_ids).values_list("id", flat=True))
+    existing = set(get_user_model().objects.filter(id__in=user_ids, is_active=True).values_list("id", flat=True))
     if existing == user_ids:
         return events
-    return [replace(e, user_id=None) if e.user_id is not None and e.user_id not in existing else e for e in events]
+    return [
+        replace(e, user_id=None, visitor_key=None) if e.user_id is not None and e.user_id not in existing else e
+        for e in events
+    ]
 
 
 # What the database (or its driver: psycopg2 refuses NUL characters) raises for an event
