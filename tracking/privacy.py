@@ -18,10 +18,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.dispatch import receiver
 
+from marketplace.export import keyset_pages
 from marketplace.signals import account_erased
 from tracking.models import ActivityEvent, ErasedFavorites
 
-ACTIVITY_FIELDS = ("id", "kind", "product_id", "source", "quantity", "amount", "created_at")
+ACTIVITY_FIELDS = ("id", "kind", "product_id", "product__name", "source", "quantity", "amount", "created_at")
 
 
 @receiver(account_erased, dispatch_uid="tracking.forget_erased_account")
@@ -47,18 +48,20 @@ def erased_favorites() -> dict[int, int]:
 
 
 def activity_pages(*, user_id: int, page_size: int) -> Iterator[list[dict]]:
-    """The user's activity rows, oldest first, ``page_size`` per query (keyset on the id:
-    each page is one indexed query, no cursor held between pages). The visitor key is left
-    out: it is the session key, a credential while the session lives."""
-    last_id = 0
-    while True:
-        page = list(
-            ActivityEvent.objects.filter(user_id=user_id, id__gt=last_id)
-            .order_by("id")
-            .values(*ACTIVITY_FIELDS)[:page_size]
-        )
-        if page:
-            yield page
-            last_id = page[-1]["id"]
-        if len(page) < page_size:
-            return
+    """The user's activity rows, oldest first, ``page_size`` per query (keyset on the id
+    along the ``event_user_id`` index: one indexed query per page, no cursor held between
+    pages). The visitor key is left out: it is the session key, a credential while the
+    session lives."""
+    pages = keyset_pages(ActivityEvent.objects.filter(user_id=user_id), page_size=page_size, fields=ACTIVITY_FIELDS)
+    for page in pages:
+        yield [
+            {
+                "kind": row["kind"],
+                "product": {"id": row["product_id"], "name": row["product__name"]},
+                "source": row["source"],
+                "quantity": row["quantity"],
+                "amount": row["amount"],
+                "createdAt": row["created_at"],
+            }
+            for row in page
+        ]
