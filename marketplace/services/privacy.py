@@ -51,9 +51,9 @@ def delete_account(*, user, password: str, address: str) -> bool:
         raise TooManyAttempts(f"Too many attempts: at most {limit} a minute.")
     if user.is_staff or user.is_superuser:
         raise ServiceError("Staff accounts are closed by an administrator.", code="staff_account")
-    checked_hash = user.password
     if not user.check_password(password):
         raise ServiceError("Wrong password.", field="password", code="wrong_password")
+    checked_hash = user.password  # after the check: it may have upgraded the hash
     with transaction.atomic():
         account = get_user_model().objects.select_for_update().filter(pk=user.pk).first()
         if account is None or not account.is_active:
