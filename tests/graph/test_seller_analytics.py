@@ -1,8 +1,10 @@
 """me.sellerAnalytics: a seller's own products over a window, summed per period, with totals
 and top products; bad windows are BAD_USER_INPUT; nobody else's figures ever show."""
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -153,3 +155,18 @@ def test_a_dashboard_reads_series_and_totals_with_one_query_and_ranks_with_two(s
     # the session and its user, then one series query (totals reuse it), the ranking and its products
     with django_assert_num_queries(2 + 1 + 2):
         gql.data(ANALYTICS, NOVEMBER)
+
+
+def test_the_readme_dashboard_query_runs_as_written(shop):
+    # Given the seller-dashboard example of the README
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    query = re.search(r"```graphql\n(query Dashboard.*?)```", readme, re.S).group(1)
+    seller, _, _ = shop
+
+    # When the seller runs it over November
+    result = as_user(seller).data(query, NOVEMBER)["me"]["sellerAnalytics"]
+
+    # Then it answers their figures, with each top product's fortnight
+    assert result["totals"] == {"views": 25, "clicks": 4, "sales": 3, "revenue": "320.00"}
+    assert [row["product"]["name"] for row in result["topProducts"]] == ["Desk", "Lamp", "Chair"]
+    assert all(len(row["product"]["metrics"]["history"]) == 14 for row in result["topProducts"])
