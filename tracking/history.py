@@ -17,7 +17,8 @@ window's total) the value is ``None``, never a sum that looks exact and is not.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -53,6 +54,8 @@ MAX_PERIODS = {Granularity.HOUR: 24 * 31, Granularity.DAY: 366, Granularity.WEEK
 MAX_WINDOW = {Granularity.HOUR: timedelta(days=31), Granularity.DAY: timedelta(days=366)}
 MAX_WINDOW[Granularity.WEEK] = MAX_WINDOW[Granularity.DAY]
 MAX_TOP_PRODUCTS = 100
+ZERO = Decimal("0.00")
+# Bucket's fields after ``start``, in its order: a row read in this order builds a Bucket.
 COUNTERS = ("impressions", "views", "clicks", "favorites_added", "favorites_removed",
             "cart_additions", "cart_removals", "sales", "revenue")  # fmt: skip
 
@@ -70,9 +73,10 @@ def clock() -> datetime:
     return timezone.now()
 
 
-@dataclass
+@dataclass(slots=True)
 class Bucket:
-    """The counters of one period (``start`` up to the next period's start)."""
+    """The counters of one period (``start`` up to the next period's start). ``revenue`` is
+    ``None`` when the reader was asked to leave it out (it is the seller's to see)."""
 
     start: datetime
     impressions: int = 0
@@ -83,17 +87,16 @@ class Bucket:
     cart_additions: int = 0
     cart_removals: int = 0
     sales: int = 0
-    revenue: Decimal = field(default_factory=lambda: Decimal("0.00"))
+    revenue: Decimal | None = ZERO
     unique_viewers: int | None = 0
-    # Who sells what the bucket counts, set by the reader: revenue is shown to that seller
-    # and staff only (as ProductMetrics.totalRevenue; see graph.types.product_metrics).
-    seller_id: int | None = field(default=None, compare=False)
 
-    def add(self, values: dict) -> None:
-        """Add counters (PostgreSQL's SUM of a bigint is a numeric: back to ``int``)."""
-        for name in COUNTERS:
-            value = values[name] or 0
-            setattr(self, name, getattr(self, name) + (Decimal(value) if name == "revenue" else int(value)))
+    def add(self, values) -> None:
+        """Add counters, given in ``COUNTERS`` order."""
+        for name, value in zip(COUNTERS, values, strict=True):
+            if name != "revenue":
+                setattr(self, name, getattr(self, name) + value)
+            elif self.revenue is not None:
+                self.revenue += value
 
     @property
     def conversion_rate(self) -> float:
@@ -177,33 +180,53 @@ def _model(granularity: Granularity):
     return HourlyMetrics if granularity is Granularity.HOUR else DailyMetrics
 
 
-def _fill(starts: list[datetime], rows, *, exact_viewers: bool) -> list[Bucket]:
-    """Zero-filled buckets for ``starts``, each row (a dict with ``start`` and the counters)
-    added to the period that holds it."""
-    buckets = [Bucket(start) for start in starts]
-    for row in rows:
-        index = bisect.bisect_right(starts, row["start"]) - 1
-        if index >= 0:
-            buckets[index].add(row)
-            buckets[index].unique_viewers += row["unique_viewers"] or 0
-    if not exact_viewers:
-        for bucket in buckets:
-            bucket.unique_viewers = None
+def _fill(starts: list[datetime], rows, *, with_revenue: bool = True) -> list[Bucket]:
+    """Zero-filled buckets for ``starts``, each row (``start``, then ``COUNTERS``) added
+    to the period that holds it. Distinct viewers are left as they come: the caller knows
+    whether they can be added up."""
+    buckets = [Bucket(start, revenue=ZERO if with_revenue else None) for start in starts]
+    filled = [False] * len(starts)
+    for start, *values in rows:
+        index = bisect.bisect_right(starts, start) - 1
+        if index < 0:
+            continue
+        if filled[index]:  # a second row in the period (a week's days): add it up
+            buckets[index].add(values[:-1])
+            buckets[index].unique_viewers += values[-1] or 0
+        else:  # the common case: one row, one bucket, built at once
+            buckets[index] = Bucket(starts[index], *values)
+            if not with_revenue:
+                buckets[index].revenue = None
+            filled[index] = True
     return buckets
 
 
 def product_histories(
-    *, product_ids: list[int], granularity: Granularity, last: int, now: datetime | None = None
+    *,
+    product_ids: list[int],
+    granularity: Granularity,
+    last: int,
+    now: datetime | None = None,
+    revenue_of: Collection[int] | None = None,
 ) -> dict[int, list[Bucket]]:
     """Each product's last ``last`` periods ending with the current one, zero-filled,
-    oldest first (``check_last`` bounds ``last``). One query for all the products."""
+    oldest first (``check_last`` bounds ``last``). One query for all the products.
+    Revenue only for the products in ``revenue_of`` (``None`` for the others), or for all
+    when it is not given. Distinct viewers: ``None`` for weeks (see the module)."""
     starts, end = periods_ending_now(granularity, last, now or clock())
-    rows_by_product: dict[int, list[dict]] = {pid: [] for pid in product_ids}
+    rows_by_product: dict[int, list[tuple]] = {pid: [] for pid in product_ids}
     rows = _model(granularity).objects.filter(product_id__in=product_ids, start__gte=starts[0], start__lt=end)
-    for row in rows.values("product_id", "start", "unique_viewers", *COUNTERS).order_by():
-        rows_by_product[row["product_id"]].append(row)
-    exact = granularity is not Granularity.WEEK
-    return {pid: _fill(starts, rows, exact_viewers=exact) for pid, rows in rows_by_product.items()}
+    for product_id, *row in rows.values_list("product_id", "start", *COUNTERS, "unique_viewers").order_by():
+        rows_by_product[product_id].append(row)
+    found = {
+        pid: _fill(starts, rows, with_revenue=revenue_of is None or pid in revenue_of)
+        for pid, rows in rows_by_product.items()
+    }
+    if granularity is Granularity.WEEK:
+        for series in found.values():
+            for bucket in series:
+                bucket.unique_viewers = None
+    return found
 
 
 def _sums(prefix: str = "") -> dict:
@@ -221,18 +244,23 @@ def seller_series(*, seller_id: int, granularity: Granularity, start: datetime, 
         .annotate(**_sums("sum_"))
         .order_by("start")
     )
-    summed = ({"start": r["start"], "unique_viewers": 0, **{n: r[f"sum_{n}"] for n in COUNTERS}} for r in rows)
-    series = _fill(starts, summed, exact_viewers=False)
-    for bucket in series:
-        bucket.seller_id = seller_id
+    series = _fill(starts, ((r["start"], *_summed(r), 0) for r in rows))
+    for bucket in series:  # a visitor of two products is one visitor: not a sum
+        bucket.unique_viewers = None
     return series
+
+
+def _summed(row: dict) -> list:
+    """The ``sum_`` columns of an aggregate row in ``COUNTERS`` order, as Bucket holds them
+    (PostgreSQL's SUM of a bigint is a numeric, SQLite's of a decimal loses its places)."""
+    return [Decimal(row[f"sum_{n}"]).quantize(ZERO) if n == "revenue" else int(row[f"sum_{n}"]) for n in COUNTERS]
 
 
 def window_totals(series: list[Bucket]) -> Bucket:
     """The sum of a series (distinct viewers unknown: ``None``)."""
-    total = Bucket(series[0].start, unique_viewers=None, seller_id=series[0].seller_id)
+    total = Bucket(series[0].start, unique_viewers=None)
     for bucket in series:
-        total.add({name: getattr(bucket, name) for name in COUNTERS})
+        total.add([getattr(bucket, name) for name in COUNTERS])
     return total
 
 
@@ -276,7 +304,7 @@ def top_products(
     products = Product.objects.in_bulk([row["product_id"] for row in ranked])
     result = []
     for row in ranked:
-        totals = Bucket(starts[0], unique_viewers=None, seller_id=seller_id)
-        totals.add({name: row[f"sum_{name}"] for name in COUNTERS})
+        totals = Bucket(starts[0], unique_viewers=None)
+        totals.add(_summed(row))
         result.append(RankedProduct(products[row["product_id"]], totals))
     return result

@@ -7,13 +7,14 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from graph.loaders.base import Loader
+from graph.permissions import can_see_revenue
 from tracking import history
 from tracking.history import Bucket, Granularity
 
 
 class HistoryKey(NamedTuple):
     """A product's series as asked, and who sells the product (already on the metrics row
-    the caller holds): the buckets carry it so that ``revenue`` can tell who may see it."""
+    the caller holds): its revenue is read for that seller and staff only."""
 
     product_id: int
     seller_id: int
@@ -26,6 +27,8 @@ class HistoryByProductIdLoader(Loader):
 
     def load_batch(self, keys: list[HistoryKey]) -> list[list[Bucket]]:
         now = history.clock()  # one "now" for the whole batch: every series ends in the same period
+        user = self.context.user
+        revenue_of = {key.product_id for key in keys if can_see_revenue(user, key.seller_id)}
         groups: dict[tuple[Granularity, int], set[int]] = {}
         for key in keys:
             groups.setdefault((key.granularity, key.last), set()).add(key.product_id)
@@ -33,13 +36,7 @@ class HistoryByProductIdLoader(Loader):
             (granularity, last, product_id): buckets
             for (granularity, last), product_ids in groups.items()
             for product_id, buckets in history.product_histories(
-                product_ids=sorted(product_ids), granularity=granularity, last=last, now=now
+                product_ids=sorted(product_ids), granularity=granularity, last=last, now=now, revenue_of=revenue_of
             ).items()
         }
-        found = []
-        for key in keys:
-            buckets = series[(key.granularity, key.last, key.product_id)]
-            for bucket in buckets:
-                bucket.seller_id = key.seller_id
-            found.append(buckets)
-        return found
+        return [series[(key.granularity, key.last, key.product_id)] for key in keys]

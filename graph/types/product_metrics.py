@@ -8,8 +8,9 @@ from decimal import Decimal
 import strawberry
 from strawberry.types import Info
 
+from graph.permissions import can_see_revenue
 from graph.resolvers.history import product_history
-from graph.types.history import MetricsBucketType, MetricsGranularityEnum, can_see_revenue
+from graph.types.history import MetricsBucketType, MetricsGranularityEnum
 from tracking.history import Granularity
 from tracking.models import ProductMetrics
 
@@ -28,7 +29,7 @@ class ProductMetricsType:
     @strawberry.field(description="Revenue from sales. Visible to the product's seller and staff; null for others.")
     def total_revenue(self, root: strawberry.Parent[ProductMetrics], info: Info) -> Decimal | None:
         # seller_id: see MetricsByProductLoader
-        return root.total_revenue if can_see_revenue(info, root.seller_id) else None
+        return root.total_revenue if can_see_revenue(info.context.user, root.seller_id) else None
 
     @strawberry.field(
         description="The last `last` periods ending with the current one, oldest first, zero-filled. `last` is "

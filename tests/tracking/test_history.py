@@ -72,6 +72,19 @@ def test_hours_are_utc_hours_ending_with_the_current_one():
     assert [(b.start.hour, b.views) for b in series] == [(13, 1), (14, 0), (15, 3)]
 
 
+def test_revenue_is_read_only_for_the_products_asked_and_none_for_the_others():
+    shown, hidden = make_product(), make_product()
+    DailyMetrics.objects.bulk_create(
+        [day_row(p, utc(2026, 11, 30), sales=1, revenue=Decimal("4.00")) for p in (shown, hidden)]
+    )
+    found = history.product_histories(
+        product_ids=[shown.pk, hidden.pk], granularity=Granularity.DAY, last=2, now=utc(2026, 11, 30, 1),
+        revenue_of={shown.pk},
+    )  # fmt: skip
+    assert [b.revenue for b in found[shown.pk]] == [Decimal("0.00"), Decimal("4.00")]
+    assert [(b.sales, b.revenue) for b in found[hidden.pk]] == [(0, None), (1, None)]
+
+
 @override_settings(METRICS_TIME_ZONE="Europe/Berlin")
 def test_days_start_at_midnight_in_the_metrics_time_zone_across_the_spring_dst_change():
     # Berlin moves from UTC+1 to UTC+2 on Sunday 2026-03-29: that day has 23 hours.
@@ -172,7 +185,7 @@ def test_a_sellers_series_sums_only_their_products_over_whole_periods():
         seller_id=seller.pk, granularity=Granularity.DAY, start=utc(2026, 11, 10, 12), end=utc(2026, 11, 13)
     )
     assert [(b.start.day, b.views) for b in series] == [(10, 5), (11, 0), (12, 1)]
-    assert series[0].revenue == Decimal("6.50") and all(b.seller_id == seller.pk for b in series)
+    assert [b.revenue for b in series] == [Decimal("6.50"), 0, 0]
     assert all(b.unique_viewers is None for b in series)  # a visitor of two products is one visitor
     totals = history.window_totals(series)
     assert (totals.views, totals.revenue, totals.unique_viewers) == (6, Decimal("6.50"), None)
