@@ -102,6 +102,27 @@ def test_revenue_in_history_is_for_the_seller_and_staff_only():
     assert last_bucket(make_user(is_staff=True)) == (3, "30.00")
 
 
+def test_in_one_listing_a_seller_sees_the_revenue_of_their_products_only():
+    # Given two sellers' products in one listing, each with a sale today
+    alice, bob = make_user(), make_user()
+    products = [make_product(seller=alice), make_product(seller=bob), make_product(seller=alice)]
+    DailyMetrics.objects.bulk_create(
+        [
+            DailyMetrics(product=p, start=NOW.replace(hour=0, minute=0), sales=1, revenue=Decimal("7.00"))
+            for p in products
+        ]
+    )
+    query = "{ products(first: 10) { edges { node { slug metrics { history(last: 1) { sales revenue } } } } } }"
+
+    # When alice reads the listing (one batch of series for both sellers' products)
+    edges = as_user(alice).data(query)["products"]["edges"]
+
+    # Then she sees her revenue and not bob's; every sale shows
+    revenue = {e["node"]["slug"]: e["node"]["metrics"]["history"][0]["revenue"] for e in edges}
+    assert revenue == {products[0].slug: "7.00", products[1].slug: None, products[2].slug: "7.00"}
+    assert all(e["node"]["metrics"]["history"][0]["sales"] == 1 for e in edges)
+
+
 @pytest.mark.parametrize("granularity,bound", [("HOUR", 744), ("DAY", 366), ("WEEK", 104)])
 def test_last_out_of_bounds_is_bad_user_input_with_the_bounds(gql, granularity, bound):
     product = make_product()
