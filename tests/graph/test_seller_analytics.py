@@ -170,3 +170,17 @@ def test_the_readme_dashboard_query_runs_as_written(shop):
     assert result["totals"] == {"views": 25, "clicks": 4, "sales": 3, "revenue": "320.00"}
     assert [row["product"]["name"] for row in result["topProducts"]] == ["Desk", "Lamp", "Chair"]
     assert all(len(row["product"]["metrics"]["history"]) == 14 for row in result["topProducts"])
+
+
+def test_the_dashboard_is_priced_as_one_aggregate_and_its_lists_by_their_size():
+    from graphql import parse
+
+    from graph.validation.shape import analyse
+
+    document = """{ me { sellerAnalytics(from: "2026-11-01T00:00:00Z", to: "2026-12-01T00:00:00Z") {
+      totals { views } topProducts(first: 5) { conversionRate } series { views } } } }"""
+    shape = analyse(parse(document), None, {})
+    # me 1 + sellerAnalytics (1 + 1,000: an aggregate over the seller's buckets) + totals 2
+    # + topProducts (1 + 5 x 1) + series (1 + 744 x 1: the most periods a window holds)
+    assert shape.cost == 1 + 1001 + 2 + 6 + 745
+    assert shape.expensive == 1 and shape.summary.expensive_fields == ["sellerAnalytics"]
