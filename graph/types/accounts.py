@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from asgiref.sync import sync_to_async
@@ -11,10 +12,14 @@ from strawberry.types import Info
 from graph.export import export_link
 from graph.pagination import Ordering, SortKey, TotalCount, connection, counted_once, fetch_page
 from graph.permissions import current_user
+from graph.resolvers.history import seller_analytics
+from graph.types.analytics import SellerAnalyticsType
 from graph.types.catalogue import ProductConnection, product_connection
 from graph.types.commerce import OrderConnection, OrderEdge
 from graph.types.common import global_id_field
+from graph.types.history import MetricsGranularityEnum
 from marketplace import selectors
+from tracking.history import Granularity
 
 NEWEST_FIRST = (SortKey("created_at", True, datetime), SortKey("id", True))
 FAVORITES_ORDER = Ordering("FAVORITES_NEWEST", NEWEST_FIRST)
@@ -118,3 +123,17 @@ class UserType:
             return None
         url, expires_at = export_link(info.context.request, root)
         return DataExportType(url=url, expires_at=expires_at)
+
+    @strawberry.field(
+        description="Metrics of the products this user sells (active or not) over a window: the series summed "
+        "over them, its totals, and the top products. The window is at most a year (31 days with HOUR); an "
+        "inverted or longer one is a BAD_USER_INPUT error. A user who sells nothing gets zeros."
+    )
+    def seller_analytics(
+        self,
+        root: strawberry.Parent[object],
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+        granularity: MetricsGranularityEnum | None = Granularity.DAY,
+    ) -> SellerAnalyticsType | None:
+        return seller_analytics(root, start=from_, end=to, granularity=granularity or Granularity.DAY)

@@ -8,6 +8,10 @@ from decimal import Decimal
 import strawberry
 from strawberry.types import Info
 
+from graph.permissions import can_see_revenue
+from graph.resolvers.history import product_history
+from graph.types.history import MetricsBucketType, MetricsGranularityEnum
+from tracking.history import Granularity
 from tracking.models import ProductMetrics
 
 
@@ -30,12 +34,21 @@ class ProductMetricsType:
 
     @strawberry.field(description="Revenue from sales. Visible to the product's seller and staff; null for others.")
     def total_revenue(self, root: strawberry.Parent[ProductMetrics], info: Info) -> Decimal | None:
-        user = info.context.user
-        if user is None or not user.is_authenticated:
-            return None
-        if user.is_staff or root.seller_id == user.pk:  # seller_id: see MetricsByProductLoader
-            return root.total_revenue
-        return None
+        # seller_id: see MetricsByProductLoader
+        return root.total_revenue if can_see_revenue(info.context.user, root.seller_id) else None
+
+    @strawberry.field(
+        description="The last `last` periods ending with the current one, oldest first, zero-filled. `last` is "
+        "1 to 744 for HOUR (31 days), 1 to 366 for DAY, 1 to 104 for WEEK."
+    )
+    def history(
+        self,
+        root: strawberry.Parent[ProductMetrics],
+        info: Info,
+        granularity: MetricsGranularityEnum | None = Granularity.DAY,
+        last: int | None = 30,
+    ) -> list[MetricsBucketType]:
+        return product_history(info, root, granularity or Granularity.DAY, 30 if last is None else last)
 
     @strawberry.field(description="Clicks per impression; 0 without impressions.")
     def click_through_rate(self, root: strawberry.Parent[ProductMetrics]) -> float:
