@@ -73,8 +73,7 @@ def apply_events(events: list[TrackingEvent], batch_id: str | None = None) -> Ba
         kept = first_sightings(kept)  # a client event id counts once (tracking.dedup)
         trending = batch_trending(kept)
         _insert_activity(kept)
-        _upsert_counters(coalesce(kept), trending.terms)
-    trending.after_commit()
+        _upsert_counters(coalesce(kept), trending)
     prune_event_ids()
     return BatchResult(applied=len(kept), discarded=len(events) - len(kept))
 

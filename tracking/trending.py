@@ -20,10 +20,10 @@ intent, each step a stronger signal than the one before.
 Impressions (a product merely shown) and favorites are not part of the score.
 
 Overflow: the stored terms grow by 2 per half-life, and a float ends at 2 ** 1024. When a
-batch's exponent passes ``REBASE_AT`` half-lives (about 350 days at H = 24 h) the epoch is
+batch's exponent passes ``REBASE_AT`` half-lives (about 500 days at H = 24 h) the epoch is
 moved to now and every score divided by the same power of two, which preserves the order
-(``rebase``, run automatically after such a batch commits, or by
-``manage.py rebase_trending``). Scores 350 half-lives old underflow to zero on the way,
+(``rebase``, run by that batch before it adds its terms, or by ``manage.py rebase_trending``).
+The epoch starts as the moment the table was created. Scores 500 half-lives old underflow to zero on the way,
 which is what they are worth. The epoch lives in one row that every batch reads under a
 share lock, so a rebase (exclusive lock, then one UPDATE of all rows) never interleaves
 with a batch that computed its terms on the old scale.
@@ -38,7 +38,6 @@ import logging
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -60,7 +59,6 @@ PER_UNIT = {EventKind.CART_ADD, EventKind.PURCHASE}
 # Half-lives after the epoch at which scores are rebased: 2 ** 512 times the largest
 # plausible sum of weights (1e30) is still far below a float's limit (2 ** 1024 = 1.8e308).
 REBASE_AT = 512.0
-INITIAL_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def half_life_seconds() -> float:
@@ -80,8 +78,8 @@ def current_epoch(*, lock: bool = False) -> datetime:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT epoch FROM {table} WHERE id = 1{share}")
         row = cursor.fetchone()
-    if row is None:
-        TrendingEpoch.objects.get_or_create(id=1, defaults={"epoch": INITIAL_EPOCH})
+    if row is None:  # a database migrated without its data step, or a test's flushed tables
+        TrendingEpoch.objects.get_or_create(id=1, defaults={"epoch": timezone.now()})
         return current_epoch(lock=lock)
     value = row[0]
     if isinstance(value, str):  # SQLite through a raw cursor
@@ -105,42 +103,25 @@ def trending_terms(events: Iterable, epoch: datetime) -> tuple[dict[int, float],
     return terms, top
 
 
-@dataclass
-class BatchTrending:
-    """What one batch adds to the scores, and whether it calls for a rebase after its commit."""
-
-    terms: dict[int, float]
-    top_exponent: float = -math.inf
-
-    def after_commit(self) -> None:
-        maybe_rebase(self.top_exponent)
-
-
-def batch_trending(events: list) -> BatchTrending:
-    """The batch's terms, computed against the epoch read (share-locked) in the caller's
-    transaction. A batch with no weighted event (impressions, favorites) reads nothing."""
+def batch_trending(events: list) -> dict[int, float]:
+    """The batch's terms per product, against the epoch read (share-locked) in the caller's
+    transaction. A batch with no weighted event (impressions, favorites) reads nothing. A
+    batch past ``REBASE_AT`` half-lives rebases first, in its own transaction (the share
+    lock becomes exclusive; two batches doing so at once deadlock, and the one PostgreSQL
+    aborts is retried like any failed batch): its terms are then computed on the new scale."""
     if not any(e.kind in TRENDING_WEIGHTS for e in events):
-        return BatchTrending({})
-    terms, top = trending_terms(events, current_epoch(lock=True))
-    return BatchTrending(terms, top)
+        return {}
+    epoch = current_epoch(lock=True)
+    terms, top = trending_terms(events, epoch)
+    if top >= REBASE_AT:
+        rebase()
+        terms, _ = trending_terms(events, current_epoch(lock=True))
+    return terms
 
 
 def decayed(stored: float, *, epoch: datetime, at: datetime | None = None) -> float:
     """The decayed score ``stored`` stands for at instant ``at`` (now by default)."""
     return stored * 2.0 ** -exponent(at or timezone.now(), epoch)
-
-
-def maybe_rebase(top_exponent: float) -> bool:
-    """Rebase when a batch's exponent passed ``REBASE_AT`` (after its commit). Never raises:
-    a failed rebase is logged, and the next such batch tries again."""
-    if top_exponent < REBASE_AT:
-        return False
-    try:
-        rebase()
-    except Exception:
-        logger.exception("Could not rebase the trending scores")
-        return False
-    return True
 
 
 def rebase(to: datetime | None = None) -> float:
@@ -152,7 +133,7 @@ def rebase(to: datetime | None = None) -> float:
     with transaction.atomic():
         row = TrendingEpoch.objects.select_for_update().filter(id=1).first()
         if row is None:
-            row = TrendingEpoch.objects.create(id=1, epoch=INITIAL_EPOCH)
+            row = TrendingEpoch.objects.create(id=1, epoch=to)
         moved = exponent(to, row.epoch)
         if moved <= 0:
             return 0.0

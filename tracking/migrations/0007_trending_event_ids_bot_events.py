@@ -3,16 +3,15 @@ so the tracking drain keeps writing), client event ids counted once, crawler eve
 process statistics. Existing scores start at zero: ``manage.py rebase_trending --rebuild``
 computes them from the activity rows."""
 
-from datetime import UTC, datetime
-
 from django.db import migrations, models
+from django.utils import timezone
 
 from marketplace.migration_operations import AddIndexConcurrentlyWherePossible
 
 
 def create_epoch(apps, schema_editor):
     apps.get_model("tracking", "TrendingEpoch").objects.get_or_create(
-        id=1, defaults={"epoch": datetime(2026, 1, 1, tzinfo=UTC)}
+        id=1, defaults={"epoch": timezone.now()}
     )
 
 
