@@ -58,18 +58,20 @@ def first_sightings(events: list) -> list:
     """``events`` without those whose (key, product) pair was counted before, by an earlier
     batch or earlier in this one. Events without a key pass. Call inside the batch's
     transaction: the pairs are recorded there, and vanish with it if it rolls back."""
-    keyed: dict[tuple[str, int], object] = {}
-    for event in events:
-        if event.event_key is not None:
-            keyed.setdefault((event.event_key, event.product_id), event)
-    if not keyed:
+    pairs = {(e.event_key, e.product_id) for e in events if e.event_key is not None}
+    if not pairs:
         return events
-    fresh = _record(sorted(keyed))  # sorted: concurrent batches wait on the index in one order
-    return [
-        e
-        for e in events
-        if e.event_key is None or ((e.event_key, e.product_id) in fresh and keyed[(e.event_key, e.product_id)] is e)
-    ]
+    fresh = _record(sorted(pairs))  # sorted: concurrent batches wait on the index in one order
+    kept = []
+    for event in events:
+        if event.event_key is None:
+            kept.append(event)
+            continue
+        pair = (event.event_key, event.product_id)
+        if pair in fresh:
+            fresh.discard(pair)  # the first copy counts, later ones in this batch do not
+            kept.append(event)
+    return kept
 
 
 def _record(pairs: list[tuple[str, int]]) -> set[tuple[str, int]]:
