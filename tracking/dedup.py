@@ -150,7 +150,8 @@ def prune_event_ids(*, force: bool = False) -> int:
     while True:
         with transaction.atomic():
             ids = list(
-                TrackedEventId.objects.filter(created_at__lt=cutoff).order_by("created_at")[:PRUNE_CHUNK]
+                TrackedEventId.objects.filter(created_at__lt=cutoff)
+                .order_by("created_at")[:PRUNE_CHUNK]
                 .values_list("id", flat=True)
             )
             if ids:

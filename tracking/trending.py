@@ -137,9 +137,7 @@ def rebase(to: datetime | None = None) -> float:
         moved = exponent(to, row.epoch)
         if moved <= 0:
             return 0.0
-        ProductMetrics.objects.filter(trending_score__gt=0).update(
-            trending_score=F("trending_score") * 2.0 ** -moved
-        )
+        ProductMetrics.objects.filter(trending_score__gt=0).update(trending_score=F("trending_score") * 2.0**-moved)
         row.epoch = to
         row.save(update_fields=["epoch"])
     logger.info("Trending scores rebased by %.1f half-lives", moved)

@@ -132,10 +132,9 @@ def test_a_rolled_back_batch_does_not_keep_its_ids():
     [product] = make_products(1)
     key = event_key("user:1", "v")
     events = tagged(product_view(product.pk), key)
-    with pytest.raises(RuntimeError):
-        with transaction.atomic():
-            dedup.first_sightings(events)
-            raise RuntimeError("the batch failed")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        dedup.first_sightings(events)
+        raise RuntimeError("the batch failed")
 
     # When it is applied again
     apply_events(events)
