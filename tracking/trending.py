@@ -38,7 +38,8 @@ import logging
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -92,14 +93,17 @@ def trending_terms(events: Iterable, epoch: datetime) -> tuple[dict[int, float],
     (the caller rebases when it passes ``REBASE_AT``)."""
     terms: dict[int, float] = defaultdict(float)
     top = -math.inf
+    origin, per_second = epoch.timestamp(), 1.0 / half_life_seconds()
     for event in events:
         weight = TRENDING_WEIGHTS.get(event.kind)
         if weight is None:
             continue
-        power = exponent(event.created_at, epoch)
-        top = max(top, power)
-        units = event.quantity if event.kind in PER_UNIT else 1
-        terms[event.product_id] += weight * units * 2.0 ** min(power, 1000.0)
+        power = (event.created_at.timestamp() - origin) * per_second
+        if power > top:
+            top = power
+        if event.kind in PER_UNIT:
+            weight *= event.quantity
+        terms[event.product_id] += weight * 2.0 ** min(power, 1000.0)
     return terms, top
 
 
@@ -142,3 +146,48 @@ def rebase(to: datetime | None = None) -> float:
         row.save(update_fields=["epoch"])
     logger.info("Trending scores rebased by %.1f half-lives", moved)
     return moved
+
+
+REBUILD_HORIZON = 64  # half-lives: an older event weighs under 2 ** -64 of a new one
+
+
+def rebuild(*, chunk: int = 5_000, on_chunk=None) -> int:
+    """Recompute every score from the activity rows of the last ``REBUILD_HORIZON``
+    half-lives, on a fresh epoch (after the half-life changed, or to fill the scores of
+    data older than this column). Under the epoch's exclusive lock, so batches wait and
+    then add on the new scale. Returns the number of products with a score."""
+    from tracking.models import ActivityEvent
+
+    now = timezone.now()
+    with transaction.atomic():
+        row = TrendingEpoch.objects.select_for_update().filter(id=1).first()
+        if row is None:
+            row = TrendingEpoch(id=1)
+        row.epoch = now
+        row.save()
+        since = now - timedelta(seconds=REBUILD_HORIZON * half_life_seconds())
+        events = (
+            ActivityEvent.objects.filter(created_at__gte=since, kind__in=list(TRENDING_WEIGHTS))
+            .order_by()
+            .values_list("kind", "product_id", "quantity", "created_at")
+        )
+        rows = (_Event(kind, pid, quantity, created_at) for kind, pid, quantity, created_at in events.iterator(chunk))
+        terms, _ = trending_terms(rows, now)
+        ProductMetrics.objects.filter(trending_score__gt=0).update(trending_score=0.0)
+        ordered = sorted(terms.items())
+        for start in range(0, len(ordered), chunk):
+            part = ordered[start : start + chunk]
+            ProductMetrics.objects.bulk_update(
+                [ProductMetrics(product_id=pid, trending_score=score) for pid, score in part], ["trending_score"]
+            )
+            if on_chunk:
+                on_chunk(start + len(part), len(ordered))
+    return len(terms)
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    kind: str
+    product_id: int
+    quantity: int
+    created_at: datetime

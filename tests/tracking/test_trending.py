@@ -12,8 +12,10 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 from fractions import Fraction
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
@@ -48,9 +50,8 @@ def gql(client) -> GraphQLClient:
     return GraphQLClient(client)
 
 
-def naive_order(events: list[TrackingEvent], products) -> list[int]:
-    """Exact decayed scores at NOW (whole hours, so powers of two: Fractions are exact), then
-    the order the listing promises: score descending, ties by id descending."""
+def naive_scores(events: list[TrackingEvent], products) -> dict[int, Fraction]:
+    """Exact decayed scores at NOW (whole hours, so powers of two: Fractions are exact)."""
     scores = {p.pk: Fraction(0) for p in products}
     for e in events:
         weight = TRENDING_WEIGHTS.get(e.kind)
@@ -58,6 +59,12 @@ def naive_order(events: list[TrackingEvent], products) -> list[int]:
             hours = int((NOW - e.created_at) / timedelta(hours=1))
             units = e.quantity if e.kind in (EventKind.CART_ADD, EventKind.PURCHASE) else 1
             scores[e.product_id] += Fraction(int(weight)) * units / Fraction(2) ** hours
+    return scores
+
+
+def naive_order(events: list[TrackingEvent], products) -> list[int]:
+    """The order the listing promises: decayed score descending, ties by id descending."""
+    scores = naive_scores(events, products)
     return sorted(scores, key=lambda pid: (scores[pid], pid), reverse=True)
 
 
@@ -208,3 +215,24 @@ def test_the_listing_plan_walks_the_trending_index_on_postgresql():
 
 def scores() -> dict[int, float]:
     return dict(ProductMetrics.objects.values_list("product_id", "trending_score"))
+
+
+def test_rebuild_recomputes_the_scores_from_the_activity_rows():
+    # Given random events applied, then every score lost (an upgrade, a changed half-life)
+    products = make_products(8)
+    events = random_events(random.Random(5), products, 80)
+    apply_events(events)
+    expected = listed_order()
+    ProductMetrics.objects.update(trending_score=0.0)
+
+    # When an operator rebuilds them
+    out = StringIO()
+    call_command("rebase_trending", "--rebuild", stdout=out)
+
+    # Then the order is back, and the decayed scores are what they were
+    assert listed_order() == expected == naive_order(events, products)
+    assert "Rebuilt the trending scores of" in out.getvalue()
+    epoch = current_epoch()
+    rebuilt = {pid: decayed(s, epoch=epoch, at=NOW) for pid, s in scores().items()}
+    exact = naive_scores(events, products)
+    assert rebuilt == pytest.approx({pid: float(v) for pid, v in exact.items()})
