@@ -31,7 +31,7 @@ from marketplace.models import Product
 from tracking.dedup import first_sightings, prune_event_ids
 from tracking.events import COUNTER_OF_KIND, UNIT_KINDS, TrackingEvent
 from tracking.models import COUNTER_FIELDS, ActivityEvent, AppliedBatch, ProductMetrics
-from tracking.trending import batch_trending
+from tracking.trending import BatchTrending
 
 logger = logging.getLogger(__name__)
 
@@ -63,17 +63,19 @@ def apply_events(events: list[TrackingEvent], batch_id: str | None = None) -> Ba
     already there is skipped."""
     if not events:
         return BatchResult(0, 0)
+    deltas, trending = coalesce(events), BatchTrending(events)  # before the write lock
     with transaction.atomic():
         if batch_id is not None and not _record_batch(batch_id, len(events)):
             return BatchResult(0, 0, duplicate=True)
         if batch_id is not None:
             prune_batch_ids()
-        existing = set(Product.objects.filter(id__in={e.product_id for e in events}).values_list("id", flat=True))
+        existing = set(Product.objects.filter(id__in=list(deltas)).values_list("id", flat=True))
         kept = _forget_deleted_users([e for e in events if e.product_id in existing])
-        kept = first_sightings(kept)  # a client event id counts once (tracking.dedup)
-        trending = batch_trending(kept)
+        unique = first_sightings(kept)  # a client event id counts once (tracking.dedup)
+        if len(unique) < len(kept):
+            kept, deltas, trending = unique, coalesce(unique), BatchTrending(unique)
         _insert_activity(kept)
-        _upsert_counters(coalesce(kept), trending)
+        _upsert_counters({pid: d for pid, d in deltas.items() if pid in existing}, trending.confirmed())
     prune_event_ids()
     return BatchResult(applied=len(kept), discarded=len(events) - len(kept))
 

@@ -107,20 +107,41 @@ def trending_terms(events: Iterable, epoch: datetime) -> tuple[dict[int, float],
     return terms, top
 
 
-def batch_trending(events: list) -> dict[int, float]:
-    """The batch's terms per product, against the epoch read (share-locked) in the caller's
-    transaction. A batch with no weighted event (impressions, favorites) reads nothing. A
-    batch past ``REBASE_AT`` half-lives rebases first, in its own transaction (the share
-    lock becomes exclusive; two batches doing so at once deadlock, and the one PostgreSQL
-    aborts is retried like any failed batch): its terms are then computed on the new scale."""
-    if not any(e.kind in TRENDING_WEIGHTS for e in events):
-        return {}
-    epoch = current_epoch(lock=True)
-    terms, top = trending_terms(events, epoch)
-    if top >= REBASE_AT:
-        rebase()
-        terms, _ = trending_terms(events, current_epoch(lock=True))
-    return terms
+_last_epoch: datetime | None = None  # the epoch this process read last
+
+
+class BatchTrending:
+    """One batch's terms per product. Computed before the batch's transaction on the epoch
+    this process read last, so that the transaction (which on SQLite holds the one write
+    lock) does no per-event work; ``confirmed`` then reads the epoch under a share lock
+    inside the transaction and recomputes only if a rebase moved it meanwhile.
+
+    A batch with no weighted event (impressions, favorites) reads nothing. A batch past
+    ``REBASE_AT`` half-lives rebases first (the share lock becomes exclusive; two batches
+    doing so at once deadlock, and the one PostgreSQL aborts is retried like any failed
+    batch): its terms are then computed on the new scale."""
+
+    def __init__(self, events: list) -> None:
+        self.events = events
+        self.weighted = any(e.kind in TRENDING_WEIGHTS for e in events)
+        self.epoch = _last_epoch
+        self.terms, self.top = {}, -math.inf
+        if self.weighted and self.epoch is not None:
+            self.terms, self.top = trending_terms(events, self.epoch)
+
+    def confirmed(self) -> dict[int, float]:
+        """The terms on the epoch as it stands in the caller's transaction."""
+        global _last_epoch
+        if not self.weighted:
+            return {}
+        epoch = _last_epoch = current_epoch(lock=True)
+        if epoch != self.epoch:
+            self.terms, self.top = trending_terms(self.events, epoch)
+        if self.top >= REBASE_AT:
+            rebase()
+            _last_epoch = current_epoch(lock=True)
+            self.terms, self.top = trending_terms(self.events, _last_epoch)
+        return self.terms
 
 
 def decayed(stored: float, *, epoch: datetime, at: datetime | None = None) -> float:
