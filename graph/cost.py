@@ -60,7 +60,7 @@ EXPENSIVE_PRICE = 1_000
 # keys), so an ordering alone is cheap. What no index serves: a popularity ordering
 # narrowed to one seller walks the popularity index and filters (10-17 ms of SQL at
 # 1M products against 0.1 ms for the others), so that combination is priced as a scan.
-SELLER_UNINDEXED_ORDERS = frozenset({"MOST_VIEWED", "BEST_SELLING"})
+SELLER_UNINDEXED_ORDERS = frozenset({"MOST_VIEWED", "BEST_SELLING", "TRENDING"})
 # Fields that count matches and what each adds: a listing's ``totalCount`` is a
 # maintained category count or a count capped at 1,000 rows (marketplace.selectors), so
 # it costs about a page. ``productCount`` reads the maintained count on the category row

@@ -37,4 +37,5 @@ class TrackingEvent:
     quantity: int = 1
     amount: Decimal | None = None  # purchases: the line total
     created_at: datetime = field(default_factory=timezone.now)
+    event_key: str | None = None  # the visitor's hashed client event id (tracking.dedup)
     enqueued_at: float = field(default_factory=time.monotonic)

@@ -52,6 +52,9 @@ class ProductMetrics(models.Model):
     total_cart_removals = models.BigIntegerField(default=0)
     total_sales = models.BigIntegerField(default=0)
     total_revenue = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
+    # Recent engagement in forward-decay form (tracking.trending): ordering by it is ordering
+    # by the time-decayed score at any instant; its value alone means nothing.
+    trending_score = models.FloatField(default=0.0, db_default=0.0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -72,6 +75,7 @@ class ProductMetrics(models.Model):
             # In the listing's sort direction, id included: MOST_VIEWED / BEST_SELLING walk these.
             models.Index(fields=["-total_views", "-product"], name="metrics_views_desc"),
             models.Index(fields=["-total_sales", "-product"], name="metrics_sales_desc"),
+            models.Index(fields=["-trending_score", "-product"], name="metrics_trending_desc"),
         ]
 
     def __str__(self) -> str:
@@ -160,6 +164,7 @@ class ProcessStats(models.Model):
     discarded = models.BigIntegerField(default=0)
     batches = models.BigIntegerField(default=0)
     rate_limited = models.BigIntegerField(default=0)
+    bot_events = models.BigIntegerField(default=0)
     queue_depth = models.BigIntegerField(default=0)
     oldest_pending_age = models.FloatField(default=0.0)
     last_batch_duration = models.FloatField(default=0.0)
@@ -253,3 +258,32 @@ class ErasedFavorites(models.Model):
 
     def __str__(self) -> str:
         return f"{self.count} erased favorites of product {self.product_id}"
+
+
+class TrendingEpoch(models.Model):
+    """The one row that says from when trending scores grow (tracking.trending).
+
+    Every batch reads it in its transaction (with a share lock on PostgreSQL), and a rebase
+    moves it forward while dividing every score by the same factor under an exclusive lock,
+    so no batch ever adds to scores on the old scale after the rebase."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    epoch = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"trending epoch {self.epoch:%Y-%m-%d %H:%M}"
+
+
+class TrackedEventId(models.Model):
+    """Client event ids already counted (tracking.dedup): one row per (visitor and event id,
+    product), written in the batch's own transaction, kept ``EVENT_ID_RETENTION``."""
+
+    key = models.CharField(max_length=32)  # hash of (visitor, client event id)
+    product_id = models.BigIntegerField()
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "product_id"], name="tracked_event_id_key_product")]
+
+    def __str__(self) -> str:
+        return f"{self.key} / product {self.product_id}"

@@ -38,7 +38,9 @@ ProductOrderEnum = strawberry.enum(
     name="ProductOrder",
     description=(
         "Listing orders. Every order ends with the product id, so pages never skip or repeat. "
-        "The default is NEWEST, or RELEVANCE when filter.search is given; RELEVANCE needs a search."
+        "The default is NEWEST, or RELEVANCE when filter.search is given; RELEVANCE needs a search. "
+        "TRENDING: recent views, clicks, cart additions and sales (weighted 1, 2, 5 and 10 per unit), "
+        "each counting half as much after every TRENDING_HALF_LIFE_HOURS (24 by default)."
     ),
 )
 

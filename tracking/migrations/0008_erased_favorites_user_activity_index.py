@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
     atomic = False
     dependencies = [
         ("marketplace", "0006_product_search"),
-        ("tracking", "0005_metrics_buckets"),
+        ("tracking", "0007_trending_event_ids_bot_events"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
