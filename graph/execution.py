@@ -15,9 +15,22 @@ on a 50-item listing that was most of the execution time. So:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any
+from operator import attrgetter
+from typing import Any, ClassVar
 
-from graphql import FieldNode, FragmentSpreadNode, GraphQLResolveInfo, InlineFragmentNode, SelectionSetNode
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLField,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    InlineFragmentNode,
+    SelectionSetNode,
+    Undefined,
+    is_leaf_type,
+    is_non_null_type,
+)
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import Info
 
 Load = Callable[[Any, Any], Awaitable[Any]]
@@ -131,8 +144,17 @@ def _direct(field: Any, info_class: type) -> Callable[..., Any]:
 
     elif takes_self and source_name:
 
-        def resolve(source: Any, info: GraphQLResolveInfo) -> Any:
+        def resolve(source: Any, info: GraphQLResolveInfo | None = None) -> Any:
             return function(source, **{source_name: source})
+
+        resolve._without_info = True  # LeanExecutionContext may call it with the source alone
+
+    elif source_name and not info_name and not takes_self:
+
+        def resolve(source: Any, info: GraphQLResolveInfo | None = None) -> Any:
+            return function(**{source_name: source})
+
+        resolve._without_info = True
 
     else:
 
@@ -145,3 +167,66 @@ def _direct(field: Any, info_class: type) -> Callable[..., Any]:
             return function(source, **kwargs) if takes_self else function(**kwargs)
 
     return resolve
+
+
+class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's execution, with a shortcut for the commonest field of all: a scalar
+    or enum read from the object in hand (a plain attribute, or a resolver that needs no
+    ``info``). graphql-core builds a resolve-info object, checks twice for an awaitable
+    and completes through two levels of ``complete_value`` for each of them; here the
+    value is read and serialised directly. Anything unusual on the way (null, a value the
+    scalar refuses, an exception, an awaitable) falls back to the full path, which then
+    reports it exactly as before: reading an attribute twice changes nothing."""
+
+    _plans: ClassVar[dict[int, tuple[Any, Any, Callable[[Any], Any], Callable[[Any], Any]] | None]] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        manager = self.middleware_manager
+        self._shortcuts = manager is None or not manager._middleware_resolvers  # noqa: SLF001
+
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Any,
+        position_context: Any,
+    ) -> Any:
+        if self._shortcuts:
+            field_def = parent_type.fields.get(field_details_list[0].node.name.value)
+            plan = self._plans.get(id(field_def), _UNPLANNED) if field_def is not None else None
+            if plan is _UNPLANNED:
+                plan = self._plans[id(field_def)] = _leaf_plan(field_def)
+            if plan is not None:
+                try:
+                    value = plan[2](source)
+                    if value is not None and not isinstance(value, Exception):
+                        serialized = plan[3](value)
+                        if serialized is not None and serialized is not Undefined:
+                            return serialized
+                except Exception:  # noqa: BLE001, S110  (the full path below reports it)
+                    pass
+        return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
+
+_UNPLANNED = object()
+
+
+def _leaf_plan(field_def: GraphQLField) -> tuple[Any, Any, Callable[[Any], Any], Callable[[Any], Any]] | None:
+    """(field, type, read, serialise) for a field the shortcut may take, else None. The
+    field itself is kept in the plan so that its ``id`` is never reused by another."""
+    leaf = field_def.type.of_type if is_non_null_type(field_def.type) else field_def.type
+    if not is_leaf_type(leaf) or field_def.args:
+        return None
+    resolve = field_def.resolve
+    field = (field_def.extensions or {}).get("strawberry-definition")
+    if resolve is None or field is None:
+        return None
+    if getattr(resolve, "_is_default", False) and field.is_basic_field:
+        read = attrgetter(field.python_name)  # StrawberryConfig.default_resolver is getattr
+    elif getattr(resolve, "_without_info", False):
+        read = resolve
+    else:
+        return None
+    return (field_def, leaf, read, leaf.coerce_output_value)
