@@ -28,6 +28,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from marketplace.models import Product
+from tracking.activity_copy import copy_activity, copy_supported
 from tracking.events import COUNTER_OF_KIND, UNIT_KINDS, TrackingEvent
 from tracking.models import COUNTER_FIELDS, ActivityEvent, AppliedBatch, ProductMetrics
 
@@ -69,7 +70,10 @@ def apply_events(events: list[TrackingEvent], batch_id: str | None = None) -> Ba
             prune_batch_ids()
         existing = set(Product.objects.filter(id__in=list(deltas)).values_list("id", flat=True))
         kept = _forget_deleted_users([e for e in events if e.product_id in existing])
-        _insert_activity(kept)
+        if copy_supported():  # PostgreSQL: one COPY, measured several times faster (tracking.activity_copy)
+            copy_activity(kept, _ACTIVITY_COLUMNS)
+        else:
+            _insert_activity(kept)
         _upsert_counters({pid: d for pid, d in deltas.items() if pid in existing})
     return BatchResult(applied=len(kept), discarded=len(events) - len(kept))
 
