@@ -111,9 +111,12 @@ def lean_resolvers(schema: Any) -> int:
             continue
         for graphql_field in graphql_type.fields.values():
             field = (graphql_field.extensions or {}).get("strawberry-definition")
-            if not isinstance(field, StrawberryField) or not _plain(field):
+            done = hasattr(graphql_field.resolve, "__wrapped__")  # called twice: once is enough
+            if done or not isinstance(field, StrawberryField) or not _plain(field):
                 continue
-            graphql_field.resolve = _direct(field, info_class)
+            direct = _direct(field, info_class)
+            direct.__wrapped__ = graphql_field.resolve  # strawberry's, for comparison (the benchmark's)
+            graphql_field.resolve = direct
             changed += 1
     return changed
 
