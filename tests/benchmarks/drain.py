@@ -119,6 +119,7 @@ def measure(label: str, count: int, product_ids: list[int], apply, workers: int 
 APPLY_PARTS = {  # apply_events' steps, by the function that does each
     "coalesce": "coalesce: one delta per product",
     "_insert_activity": "activity rows: multi-row INSERT",
+    "copy_activity": "activity rows: COPY (PostgreSQL)",
     "_upsert_counters": "counters: INSERT ... ON CONFLICT DO UPDATE",
     "__exit__": "commit",
     "__iter__": "which products exist (SELECT)",

@@ -19,7 +19,7 @@ from pathlib import Path
 from tests.benchmarks.database import ROOT, SETTINGS_MODULE
 
 HOST = "127.0.0.1"
-STARTUP_TIMEOUT = 30.0
+STARTUP_TIMEOUT = 60.0  # several workers on a busy 2-core machine
 STOP_TIMEOUT = 20.0
 
 
@@ -114,8 +114,9 @@ def start(
             return server
         except (urllib.error.URLError, ConnectionError, OSError):
             time.sleep(0.1)
+    tail = server.log_tail()  # before stop() removes the log
     stop(server)
-    raise RuntimeError(f"the benchmark server did not start ({' '.join(cmd)}):\n{server.log_tail()}")
+    raise RuntimeError(f"the benchmark server did not start ({' '.join(cmd)}):\n{tail}")
 
 
 def stop(server: Server) -> None:
