@@ -28,6 +28,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from marketplace.models import Product
+from tracking.activity_copy import copy_activity, copy_supported
 from tracking.dedup import first_sightings, prune_event_ids
 from tracking.events import COUNTER_OF_KIND, UNIT_KINDS, TrackingEvent
 from tracking.models import COUNTER_FIELDS, ActivityEvent, AppliedBatch, ProductMetrics
@@ -74,7 +75,10 @@ def apply_events(events: list[TrackingEvent], batch_id: str | None = None) -> Ba
         unique = first_sightings(kept)  # a client event id counts once (tracking.dedup)
         if len(unique) < len(kept):
             kept, deltas, trending = unique, coalesce(unique), BatchTrending(unique)
-        _insert_activity(kept)
+        if copy_supported():  # PostgreSQL: one COPY, measured several times faster (tracking.activity_copy)
+            copy_activity(kept, _ACTIVITY_COLUMNS)
+        else:
+            _insert_activity(kept)
         _upsert_counters({pid: d for pid, d in deltas.items() if pid in existing}, trending.confirmed())
     prune_event_ids()
     return BatchResult(applied=len(kept), discarded=len(events) - len(kept))
