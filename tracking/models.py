@@ -228,3 +228,30 @@ class DailyMetrics(MetricsBucket):
         verbose_name_plural = "daily metrics"
         constraints = [models.UniqueConstraint(fields=["product", "start"], name="daily_metrics_product_start")]
         indexes = [models.Index(fields=["start"], name="daily_metrics_start")]
+
+
+class BucketViewer(models.Model):
+    """A visitor already counted in ``unique_viewers`` of one product's hour or day.
+
+    Exact distinct counts: a batch inserts its (product, period, start, visitor) rows with
+    ``ON CONFLICT DO NOTHING RETURNING``, and only the rows that are new add to the bucket, in
+    the batch's own transaction. ``start`` is the bucket's start in epoch seconds and
+    ``visitor`` a keyed 64-bit hash of the visitor (``tracking.buckets.visitor_hash``): small
+    rows, no personal data in clear. Rows are needed only while events of their period can
+    still arrive, and are pruned with the hourly buckets (``prune_activity``)."""
+
+    class Period(models.IntegerChoices):
+        HOUR = 1, "Hour"
+        DAY = 2, "Day"
+
+    pk = models.CompositePrimaryKey("product_id", "period", "start", "visitor")
+    product = models.ForeignKey(Product, related_name="+", on_delete=models.CASCADE, db_index=False)
+    period = models.PositiveSmallIntegerField(choices=Period.choices)
+    start = models.BigIntegerField()
+    visitor = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["start"], name="bucket_viewer_start")]
+
+    def __str__(self) -> str:
+        return f"viewer {self.visitor} of product {self.product_id} ({self.get_period_display()} {self.start})"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import strawberry
 from django.conf import settings
+from django.utils.crypto import salted_hmac
 from strawberry.types import Info
 
 from graph.errors import BadUserInput
 from graph.ids import decode_id
 from graph.ratelimit import hit, visitor
+from marketplace.ratelimit import client_address
 from graph.types.tracking import TrackingReceipt, TrackingRefusalReason
 from tracking import tracker
 from tracking.executor import get_executor
@@ -26,12 +28,20 @@ def _identity(info: Info, source: str | None) -> dict:
     # The view resolved the user once, however the request authenticated (session cookie or
     # bearer token): the context has it, the request's lazy attributes may not.
     user = info.context.user
-    session = getattr(info.context.request, "session", None)
     return {
         "user_id": user.pk if user is not None and user.is_authenticated else None,
-        "visitor_key": session.session_key if session is not None else None,
+        "visitor_key": _visitor_key(info.context.request),
         "source": source,
     }
+
+
+def _visitor_key(request) -> str:
+    """The session, else the address: uniqueViewers tells visitors without a session cookie
+    apart by it. The address is stored hashed (keyed), never in clear."""
+    session = getattr(request, "session", None)
+    if session is not None and session.session_key:
+        return session.session_key
+    return "addr:" + salted_hmac("tracking.visitor", client_address(request)).hexdigest()[:40]
 
 
 async def _checked(ids: list[str], field: str) -> list[int]:
