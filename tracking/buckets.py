@@ -160,12 +160,24 @@ def write_buckets(events: list[TrackingEvent]) -> None:
         write_deltas(bucket_deltas(events))
 
 
-def write_deltas(deltas: BucketDeltas) -> None:
-    for product_id, period, start in _insert_new_viewers(deltas.viewers):
-        target = deltas.hourly if period == HOURLY else deltas.daily
-        target[(product_id, start)][_UNIQUE] += 1
+def write_deltas(deltas: BucketDeltas, *, counted: bool = False, keep_viewers_from: int | None = None) -> None:
+    """Write one batch's deltas. ``counted`` (the rebuild, which deleted the range's rows and
+    counted every visitor of it as new, ``count_viewers``): the viewer rows are only stored,
+    those of periods starting before ``keep_viewers_from`` (epoch seconds) not even that."""
+    if counted:
+        floor = keep_viewers_from or 0
+        _insert_new_viewers({v for v in deltas.viewers if v[2] >= floor})
+    else:
+        count_viewers(deltas, _insert_new_viewers(deltas.viewers))
     _upsert(HourlyMetrics, deltas.hourly)
     _upsert(DailyMetrics, deltas.daily)
+
+
+def count_viewers(deltas: BucketDeltas, new: Iterable[tuple]) -> None:
+    """Add one unique viewer to the bucket of each (product, period, start, ...) in ``new``."""
+    for product_id, period, start, *_ in new:
+        target = deltas.hourly if period == HOURLY else deltas.daily
+        target[(product_id, start)][_UNIQUE] += 1
 
 
 def _insert_new_viewers(viewers: set[tuple[int, int, int, int]]) -> list[tuple[int, int, int]]:
@@ -223,6 +235,7 @@ def _upsert(model, deltas: dict[tuple[int, int], list]) -> None:
 __all__ = [
     "BucketDeltas",
     "bucket_deltas",
+    "count_viewers",
     "day_start",
     "hour_start",
     "next_day_start",

@@ -255,3 +255,14 @@ class BucketViewer(models.Model):
 
     def __str__(self) -> str:
         return f"viewer {self.visitor} of product {self.product_id} ({self.get_period_display()} {self.start})"
+
+
+class ActivityRetention(models.Model):
+    """Up to when the activity log was pruned (one row, written by ``prune_activity`` before it
+    deletes): activity rows older than ``pruned_before`` may be gone, so buckets before it can
+    be neither rebuilt nor checked from them. No row: nothing was ever pruned."""
+
+    pruned_before = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"activity pruned before {self.pruned_before:%Y-%m-%d %H:%M}"
