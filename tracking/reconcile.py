@@ -31,10 +31,11 @@ from django.utils import timezone
 
 from marketplace import sort_keys
 from marketplace.models import Favorite, Order, OrderItem, Product
-from tracking.metrics import MetricsHelper
+from tracking import rebuild as rebuilding
 from tracking.buckets import day_start
+from tracking.metrics import MetricsHelper
 from tracking.models import BUCKET_COUNTERS, ActivityEvent, DailyMetrics, ProductMetrics
-from tracking.rebuild import days, earliest_rebuildable_day, product_chunks, rebuild_range, recompute, stored
+from tracking.rebuild import days, earliest_rebuildable_day, product_chunks, rebuild_range, recompute
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,11 @@ def find_bucket_drift(chunk_size: int = 1000) -> list[Drift]:
     drift = []
     for day in days(first, timezone.now()):
         for chunk in product_chunks(chunk_size, list(ids)):
-            expected, found = recompute(chunk, day), stored(chunk, day)
-            for period, want, have in (("hourly", expected.hourly, found.hourly), ("daily", expected.daily, found.daily)):
+            expected, found = recompute(chunk, day), rebuilding.stored(chunk, day)
+            for period, want, have in (
+                ("hourly", expected.hourly, found.hourly),
+                ("daily", expected.daily, found.daily),
+            ):
                 for key in sorted(want.keys() | have.keys()):
                     drift += _bucket_drift(period, key, have.get(key), want.get(key), day)
     return drift

@@ -87,7 +87,9 @@ def test_prune_deletes_only_old_activity_and_hourly_buckets_past_retention(track
     assert HourlyMetrics.objects.filter(start__gte=now - timedelta(days=3)).exists()
     assert not BucketViewer.objects.filter(start__lt=int((now - timedelta(days=4)).timestamp())).exists()
     assert stored_buckets(products)["daily"] == daily_before  # kept forever
-    assert now - timedelta(days=6) <= ActivityRetention.objects.get().pruned_before <= timezone.now() - timedelta(days=6)
+    assert (
+        now - timedelta(days=6) <= ActivityRetention.objects.get().pruned_before <= timezone.now() - timedelta(days=6)
+    )
 
 
 def test_dry_run_counts_and_deletes_nothing(tracked, capsys):

@@ -8,7 +8,6 @@ visitors for unique viewers.
 from __future__ import annotations
 
 import uuid
-
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 

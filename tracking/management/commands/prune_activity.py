@@ -23,7 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("--older-than", type=int, required=True, metavar="DAYS", help="age of the rows to delete")
         parser.add_argument("--dry-run", action="store_true", help="count what would be deleted, delete nothing")
         parser.add_argument("--batch-size", type=int, default=10_000, metavar="N", help="rows per transaction (10000)")
-        parser.add_argument("--check", action="store_true", help="exit 1 when older activity rows exist; delete nothing")
+        parser.add_argument(
+            "--check", action="store_true", help="exit 1 when older activity rows exist; delete nothing"
+        )
         parser.add_argument("--keep-hourly", action="store_true", help="leave hourly buckets and viewer rows alone")
 
     def handle(self, *args, older_than: int, dry_run: bool, batch_size: int, check: bool, keep_hourly: bool, **opts):
@@ -35,7 +37,9 @@ class Command(BaseCommand):
         when = f"{cutoff:%Y-%m-%d %H:%M} UTC"
         if check:
             if retention.old_activity_exists(cutoff):
-                self.stderr.write(f"Activity rows older than {older_than} days (before {when}) exist: run prune_activity.")
+                self.stderr.write(
+                    f"Activity rows older than {older_than} days (before {when}) exist: run prune_activity."
+                )
                 sys.exit(1)
             self.stdout.write(self.style.SUCCESS(f"No activity rows older than {older_than} days (before {when})."))
             return

@@ -25,7 +25,11 @@ class Command(BaseCommand):
     def handle(self, *args, fix: bool, **options) -> None:
         drift = find_drift()
         if not drift:
-            self.stdout.write(self.style.SUCCESS("No drift: favorites, sales and revenue match the orders; buckets match the activity."))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    "No drift: favorites, sales and revenue match the orders; buckets match the activity."
+                )
+            )
             return
         for d in drift:
             self.stdout.write(f"{d.target} {d.product_id}: {d.field} is {d.stored}, should be {d.actual}")
