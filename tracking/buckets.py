@@ -169,10 +169,50 @@ def write_deltas(deltas: BucketDeltas, *, counted: bool = False, keep_viewers_fr
     if counted:
         floor = keep_viewers_from or 0
         _insert_new_viewers({v for v in deltas.viewers if v[2] >= floor})
+    elif connection.vendor == "postgresql":
+        return _write_in_one_statement(deltas)
     else:
         count_viewers(deltas, _insert_new_viewers(deltas.viewers))
     _upsert(HourlyMetrics, deltas.hourly)
     _upsert(DailyMetrics, deltas.daily)
+
+
+def _write_in_one_statement(deltas: BucketDeltas) -> None:
+    """PostgreSQL: viewers, hourly and daily buckets in one statement (data-modifying CTEs), so
+    a batch pays one round trip for its buckets, not three; the new viewers counted in SQL.
+    Measured: round trips, not rows, dominated the buckets' cost on a busy machine."""
+    qn = connection.ops.quote_name
+    viewers = sorted(deltas.viewers)
+    params: list = [list(column) for column in zip(*viewers, strict=True)] if viewers else [[], [], [], []]
+    names = ", ".join(qn(c) for c in _COLUMNS)
+    values = ", ".join(f"d.c{i}" if i != _UNIQUE else f"d.c{i} + COALESCE(n.c, 0)" for i in range(len(BUCKET_COUNTERS)))
+    aliases = ", ".join(f"c{i}" for i in range(len(BUCKET_COUNTERS)))
+    updates = ", ".join(f"{qn(c)} = t.{qn(c)} + excluded.{qn(c)}" for c in BUCKET_COUNTERS)
+    inserts = []
+    for model, period, rows in ((HourlyMetrics, HOURLY, deltas.hourly), (DailyMetrics, DAILY, deltas.daily)):
+        ordered = sorted(rows.items())
+        params += [[k[0] for k, _ in ordered], [k[1] for k, _ in ordered]]
+        params += [list(column) for column in zip(*(v for _, v in ordered), strict=True)] if ordered else _EMPTY
+        params[-len(BUCKET_COUNTERS) + _REVENUE] = [Decimal(v) for v in params[-len(BUCKET_COUNTERS) + _REVENUE]]
+        inserts.append(
+            f"INSERT INTO {qn(model._meta.db_table)} AS t ({names}) "
+            f"SELECT d.product_id, to_timestamp(d.s), {values} "
+            f"FROM unnest({_PG_ROW_TYPES}) AS d(product_id, s, {aliases}) "
+            f"LEFT JOIN n ON n.product_id = d.product_id AND n.period = {period} AND n.start = d.s "
+            f"ORDER BY d.product_id, d.s "  # one lock order for every batch
+            f"ON CONFLICT ({qn('product_id')}, {qn('start')}) DO UPDATE SET {updates}"
+        )
+    viewer_columns = ", ".join(qn(c) for c in ("product_id", "period", "start", "visitor"))
+    sql = (
+        f"WITH v AS (INSERT INTO {qn(BucketViewer._meta.db_table)} ({viewer_columns}) "
+        f"SELECT * FROM unnest(%s::bigint[], %s::smallint[], %s::bigint[], %s::bigint[]) "
+        f"ON CONFLICT DO NOTHING RETURNING {qn('product_id')}, {qn('period')}, {qn('start')}), "
+        f"n AS (SELECT {qn('product_id')} AS product_id, {qn('period')} AS period, {qn('start')} AS start, "
+        f"count(*) AS c FROM v GROUP BY 1, 2, 3), "
+        f"h AS ({inserts[0]}) {inserts[1]}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def count_viewers(deltas: BucketDeltas, new: Iterable[tuple]) -> None:
@@ -246,6 +286,10 @@ def _upsert(model, deltas: dict[tuple[int, int], list]) -> None:
             cursor.execute(f"INSERT INTO {table} ({names}) VALUES {', '.join([row] * len(chunk))} {conflict}", params)
 
 
+_EMPTY = [[] for _ in BUCKET_COUNTERS]
+_PG_ROW_TYPES = ", ".join(
+    ["%s::bigint[]", "%s::bigint[]"] + ["%s::numeric[]" if c == "revenue" else "%s::bigint[]" for c in BUCKET_COUNTERS]
+)
 _PG_ARRAY_TYPES = ", ".join(
     ["%s::bigint[]", "%s::timestamptz[]"]
     + ["%s::numeric[]" if c == "revenue" else "%s::bigint[]" for c in BUCKET_COUNTERS]
