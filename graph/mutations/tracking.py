@@ -10,8 +10,8 @@ from strawberry.types import Info
 from graph.errors import BadUserInput
 from graph.ids import decode_id
 from graph.ratelimit import hit, visitor
-from marketplace.ratelimit import client_address
 from graph.types.tracking import TrackingReceipt, TrackingRefusalReason
+from marketplace.ratelimit import client_address
 from tracking import tracker
 from tracking.executor import get_executor
 from tracking.selectors import ActivityUnknown, trackable_product_ids

@@ -240,3 +240,19 @@ def test_buckets_roll_back_with_the_batch():
         apply_events([event("view", product, visitor_key="s1")])
         raise RuntimeError
     assert not HourlyMetrics.objects.exists() and not BucketViewer.objects.exists()
+
+
+def test_a_visitor_without_a_session_is_keyed_by_a_hash_of_the_address():
+    from django.test import RequestFactory
+
+    from graph.mutations.tracking import _visitor_key
+
+    one, other = (
+        RequestFactory().post("/", REMOTE_ADDR="203.0.113.7"),
+        RequestFactory().post("/", REMOTE_ADDR="203.0.113.8"),
+    )
+    assert _visitor_key(one).startswith("addr:") and "203.0.113.7" not in _visitor_key(one)
+    assert (
+        _visitor_key(one) == _visitor_key(RequestFactory().post("/", REMOTE_ADDR="203.0.113.7")) != _visitor_key(other)
+    )
+    assert len(_visitor_key(one)) <= 64  # the activity row's column
