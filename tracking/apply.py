@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from marketplace.models import Product
 from tracking.activity_copy import copy_activity, copy_supported
+from tracking.buckets import write_buckets
 from tracking.dedup import first_sightings, prune_event_ids
 from tracking.events import COUNTER_OF_KIND, UNIT_KINDS, TrackingEvent
 from tracking.models import COUNTER_FIELDS, ActivityEvent, AppliedBatch, ProductMetrics
@@ -80,6 +81,7 @@ def apply_events(events: list[TrackingEvent], batch_id: str | None = None) -> Ba
         else:
             _insert_activity(kept)
         _upsert_counters({pid: d for pid, d in deltas.items() if pid in existing}, trending.confirmed())
+        write_buckets(kept)  # hourly and daily buckets, unique viewers (tracking.buckets)
     prune_event_ids()
     return BatchResult(applied=len(kept), discarded=len(events) - len(kept))
 

@@ -287,3 +287,41 @@ class TrackedEventId(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} / product {self.product_id}"
+
+
+class BucketViewer(models.Model):
+    """A visitor already counted in ``unique_viewers`` of one product's hour or day.
+
+    Exact distinct counts: a batch inserts its (product, period, start, visitor) rows with
+    ``ON CONFLICT DO NOTHING RETURNING``, and only the rows that are new add to the bucket, in
+    the batch's own transaction. ``start`` is the bucket's start in epoch seconds and
+    ``visitor`` a keyed 64-bit hash of the visitor (``tracking.buckets.visitor_hash``): small
+    rows, no personal data in clear. Rows are needed only while events of their period can
+    still arrive, and are pruned with the hourly buckets (``prune_activity``)."""
+
+    class Period(models.IntegerChoices):
+        HOUR = 1, "Hour"
+        DAY = 2, "Day"
+
+    pk = models.CompositePrimaryKey("product_id", "period", "start", "visitor")
+    product = models.ForeignKey(Product, related_name="+", on_delete=models.CASCADE, db_index=False)
+    period = models.PositiveSmallIntegerField(choices=Period.choices)
+    start = models.BigIntegerField()
+    visitor = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["start"], name="bucket_viewer_start")]
+
+    def __str__(self) -> str:
+        return f"viewer {self.visitor} of product {self.product_id} ({self.get_period_display()} {self.start})"
+
+
+class ActivityRetention(models.Model):
+    """Up to when the activity log was pruned (one row, written by ``prune_activity`` before it
+    deletes): activity rows older than ``pruned_before`` may be gone, so buckets before it can
+    be neither rebuilt nor checked from them. No row: nothing was ever pruned."""
+
+    pruned_before = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"activity pruned before {self.pruned_before:%Y-%m-%d %H:%M}"

@@ -8,12 +8,14 @@ import strawberry
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DatabaseError
+from django.utils.crypto import salted_hmac
 from strawberry.types import Info
 
 from graph.errors import BadUserInput
 from graph.ids import decode_id
 from graph.ratelimit import hit, visitor
 from graph.types.tracking import TrackingReceipt, TrackingRefusalReason
+from marketplace.ratelimit import client_address
 from tracking import tracker
 from tracking.crawlers import request_is_crawler
 from tracking.dedup import MAX_EVENT_ID_LENGTH, counted_before, event_key, recent_keys, tagged
@@ -36,12 +38,20 @@ def _identity(info: Info, source: str | None) -> dict:
     # The view resolved the user once, however the request authenticated (session cookie or
     # bearer token): the context has it, the request's lazy attributes may not.
     user = info.context.user
-    session = getattr(info.context.request, "session", None)
     return {
         "user_id": user.pk if user is not None and user.is_authenticated else None,
-        "visitor_key": session.session_key if session is not None else None,
+        "visitor_key": _visitor_key(info.context.request),
         "source": source,
     }
+
+
+def _visitor_key(request) -> str:
+    """The session, else the address: uniqueViewers tells visitors without a session cookie
+    apart by it. The address is stored hashed (keyed), never in clear."""
+    session = getattr(request, "session", None)
+    if session is not None and session.session_key:
+        return session.session_key
+    return "addr:" + salted_hmac("tracking.visitor", client_address(request)).hexdigest()[:40]
 
 
 async def _checked(ids: list[str], field: str) -> list[int]:

@@ -13,7 +13,9 @@ naive      the same executor (same workers, batches and transactions) with an ap
            function that writes each event alone: one ``ActivityEvent`` insert and one
            ``F()`` counter update per event. The difference is the coalescing.
 
-The events cycle over ``--products`` products (impression, impression, view, click).
+The events cycle over ``--products`` products (impression, impression, view, click), each by
+one of ``--visitors`` visitors (a session key; spread so that most views are a new viewer of
+their product's hour and day, the costly case for unique viewers).
 Each run queues every event with one ``offer`` and times until ``flush`` returns;
 afterwards it checks that no event was lost (activity rows and counter sums grew by
 exactly the number of events) and deletes the activity rows it wrote. Last, when
@@ -32,6 +34,22 @@ import sys
 import time
 
 KINDS = ("impression", "impression", "view", "click")
+VISITORS = 5_000
+
+
+def bench_events(product_ids: list[int], count: int, visitors: int | None = None) -> list:
+    from tracking.events import TrackingEvent
+
+    visitors = VISITORS if visitors is None else visitors
+    return [
+        TrackingEvent(
+            KINDS[i % len(KINDS)],
+            product_ids[i % len(product_ids)],
+            source="bench",
+            visitor_key=f"bench-{i * 7919 % visitors}" if visitors else None,
+        )
+        for i in range(count)
+    ]
 
 
 def naive_apply(events, batch_id=None):
@@ -75,18 +93,18 @@ def _cleanup() -> None:
 
     with connection.cursor() as cur:
         cur.execute("DELETE FROM tracking_activityevent")
+        for table in ("tracking_hourlymetrics", "tracking_dailymetrics", "tracking_bucketviewer"):
+            if table in connection.introspection.table_names():  # every run starts from empty buckets
+                cur.execute(f"DELETE FROM {table}")
         if connection.vendor == "sqlite":
             cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def measure(label: str, count: int, product_ids: list[int], apply, workers: int | None = None) -> dict:
     from tracking.appliers import InProcessApplier
-    from tracking.events import TrackingEvent
     from tracking.executor import EventExecutor
 
-    events = [
-        TrackingEvent(KINDS[i % len(KINDS)], product_ids[i % len(product_ids)], source="bench") for i in range(count)
-    ]
+    events = bench_events(product_ids, count)
     executor = EventExecutor(max_queue=count, applier=InProcessApplier(write=apply), workers=workers)
     rows_before, counters_before = _totals(product_ids)
     started = time.perf_counter()
@@ -117,6 +135,7 @@ def measure(label: str, count: int, product_ids: list[int], apply, workers: int 
 
 
 APPLY_PARTS = {  # apply_events' steps, by the function that does each
+    "write_buckets": "buckets: viewers, hourly and daily upserts",
     "coalesce": "coalesce: one delta per product",
     "_insert_activity": "activity rows: multi-row INSERT",
     "copy_activity": "activity rows: COPY (PostgreSQL)",
@@ -133,11 +152,8 @@ def profile_apply(product_ids: list[int], batch: int, batches: int) -> dict | No
     except ImportError:
         return None
     from tracking.apply import apply_events
-    from tracking.events import TrackingEvent
 
-    events = [
-        TrackingEvent(KINDS[i % len(KINDS)], product_ids[i % len(product_ids)], source="bench") for i in range(batch)
-    ]
+    events = bench_events(product_ids, batch)
     wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(batches):
         apply_events(events)
@@ -242,12 +258,15 @@ def preflight(product_ids: list[int]) -> None:
 
 
 def main() -> None:
+    global VISITORS
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--naive-events", type=int, default=10_000)
     parser.add_argument("--products", type=int, default=1_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--visitors", type=int, default=VISITORS, help="distinct visitors (0: none, as before)")
     args = parser.parse_args()
+    VISITORS = args.visitors
     import django
 
     django.setup()

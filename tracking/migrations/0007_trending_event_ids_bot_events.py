@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('marketplace', '0006_product_search'),
-        ('tracking', '0005_metrics_buckets'),
+        ('tracking', '0006_bucket_viewers_and_retention'),
     ]
 
     operations = [
