@@ -5,6 +5,8 @@ lifespan protocol, so that a server's graceful stop (SIGTERM to uvicorn or
 gunicorn) sends ``server_shutdown`` after the last request finished: the tracking
 executor drains its queue there. (uvicorn re-raises SIGTERM once it has shut
 down, which kills the process without running ``atexit`` handlers.)
+
+Websockets on ``/graphql/`` are GraphQL subscriptions (live metrics, graph.subscriptions).
 """
 
 import os
@@ -26,8 +28,12 @@ from asgiref.sync import sync_to_async  # noqa: E402
 
 from marketplace.signals import server_shutdown  # noqa: E402
 
+from graph.subscriptions.routing import websocket_application  # noqa: E402  (needs Django set up)
+
 
 async def application(scope, receive, send):
+    if scope["type"] == "websocket":
+        return await websocket_application(scope, receive, send)
     if scope["type"] != "lifespan":
         return await django_application(scope, receive, send)
     while True:

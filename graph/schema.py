@@ -22,6 +22,7 @@ from graph.mutations.commerce import CommerceMutation
 from graph.mutations.tracking import TrackingMutation
 from graph.prometheus import OperationMetrics
 from graph.queries import Query
+from graph.subscriptions.resolvers import Subscription
 
 
 @strawberry.type
@@ -61,6 +62,7 @@ class Schema(strawberry.Schema):
 schema = Schema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     extensions=extensions(),
     config=StrawberryConfig(disable_field_suggestions=not settings.DEBUG),
 )

@@ -28,6 +28,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from marketplace.models import Product
+from tracking import live
 from tracking.events import COUNTER_OF_KIND, UNIT_KINDS, TrackingEvent
 from tracking.models import COUNTER_FIELDS, ActivityEvent, AppliedBatch, ProductMetrics
 
@@ -71,6 +72,7 @@ def apply_events(events: list[TrackingEvent], batch_id: str | None = None) -> Ba
         kept = _forget_deleted_users([e for e in events if e.product_id in existing])
         _insert_activity(kept)
         _upsert_counters({pid: d for pid, d in deltas.items() if pid in existing})
+        live.batch_applied(sorted(existing))  # after commit: one live-metrics publish (tracking.live)
     return BatchResult(applied=len(kept), discarded=len(events) - len(kept))
 
 
