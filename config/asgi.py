@@ -26,9 +26,8 @@ except ImproperlyConfigured as exc:
 
 from asgiref.sync import sync_to_async  # noqa: E402
 
-from marketplace.signals import server_shutdown  # noqa: E402
-
 from graph.subscriptions.routing import websocket_application  # noqa: E402  (needs Django set up)
+from marketplace.signals import server_shutdown  # noqa: E402
 
 
 async def application(scope, receive, send):

@@ -25,7 +25,6 @@ import asyncio
 import logging
 import threading
 from collections.abc import Iterable
-from datetime import datetime
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
@@ -132,9 +131,5 @@ def _send(message: dict, loop: asyncio.AbstractEventLoop) -> None:
         else:
             loop.run_until_complete(asyncio.wait_for(layer.group_send(GROUP, message), timeout))
         published_messages += 1
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         logger.warning("Live metrics: a publish took over %.1f s and was dropped", timeout)
-
-
-def parse_applied_at(value: str) -> datetime:
-    return datetime.fromisoformat(value)

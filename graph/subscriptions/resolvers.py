@@ -12,7 +12,7 @@ from strawberry.types import Info
 
 from graph.errors import BadUserInput, Unauthenticated
 from graph.ids import decode_id, global_id
-from graph.subscriptions.hub import Mailbox, hub
+from graph.subscriptions.hub import hub
 from graph.types.live import ProductMetricsUpdate
 from marketplace import selectors
 from marketplace.models import Product
@@ -34,24 +34,28 @@ def metrics_from_row(row: dict) -> ProductMetrics:
     ``ProductMetrics.totalRevenue`` checks, as the query-side loader provides it)."""
     counters = {name: row[name] for name in COUNTER_FIELDS}
     counters["total_revenue"] = Decimal(counters["total_revenue"])
-    metrics = ProductMetrics(product_id=row["product_id"], updated_at=datetime.fromisoformat(row["updated_at"]), **counters)
+    metrics = ProductMetrics(
+        product_id=row["product_id"], updated_at=datetime.fromisoformat(row["updated_at"]), **counters
+    )
     metrics.seller_id = row["seller_id"]
     return metrics
 
 
-async def _updates(
-    info: Info, mailbox: Mailbox, products: dict[int, Product], load=None
+async def _stream(
+    info: Info, products: dict[int, Product], *, product_ids=(), seller_id=None, load=None
 ) -> AsyncGenerator[ProductMetricsUpdate, None]:
-    while True:
-        pending = await mailbox.take()
-        missing = [pid for pid in pending if pid not in products]
-        if missing and load is not None:
-            products.update(await sync_to_async(load)(missing))
-        info.context.dataloaders.clear()  # a long-lived socket must not serve cached rows
-        for product_id, (row, applied_at) in sorted(pending.items()):
-            product = products.get(product_id)
-            if product is not None:
-                yield ProductMetricsUpdate(product=product, metrics=metrics_from_row(row), applied_at=applied_at)
+    """Updates from a hub mailbox; products first seen in an update are loaded with ``load``."""
+    async with hub.subscription(product_ids=product_ids, seller_id=seller_id) as mailbox:
+        while True:
+            pending = await mailbox.take()
+            missing = [pid for pid in pending if pid not in products]
+            if missing and load is not None:
+                products.update(await sync_to_async(load)(missing))
+            info.context.dataloaders.clear()  # a long-lived socket must not serve cached rows
+            for product_id, (row, applied_at) in sorted(pending.items()):
+                product = products.get(product_id)
+                if product is not None:
+                    yield ProductMetricsUpdate(product=product, metrics=metrics_from_row(row), applied_at=applied_at)
 
 
 def _decode_product_ids(product_ids: list[strawberry.ID]) -> list[int]:
@@ -77,14 +81,13 @@ class Subscription:
     async def product_metrics_updated(
         self, info: Info, product_ids: list[strawberry.ID]
     ) -> AsyncGenerator[ProductMetricsUpdate, None]:
+        # Checked before the stream starts, so that a bad id is the protocol's ``error`` message.
         ids = _decode_product_ids(product_ids)
         products = await sync_to_async(_active_products)(ids)
         unknown = [global_id("Product", pid) for pid in ids if pid not in products]
         if unknown:
             raise BadUserInput(f"productIds: no active product with ID {', '.join(unknown)}.", field="productIds")
-        async with hub.subscription(product_ids=ids) as mailbox:
-            async for update in _updates(info, mailbox, products):
-                yield update
+        return _stream(info, products, product_ids=ids)
 
     @strawberry.subscription(
         description="New totals of the logged-in seller's own products (revenue included) after each applied batch."
@@ -93,7 +96,4 @@ class Subscription:
         user = info.context.user
         if user is None or not user.is_authenticated:
             raise Unauthenticated("Log in (session cookie or a bearer token in connection_init) to follow your sales.")
-        async with hub.subscription(seller_id=user.pk) as mailbox:
-            async for update in _updates(info, mailbox, {}, load=lambda ids: _seller_products(user, ids)):
-                yield update
-
+        return _stream(info, {}, seller_id=user.pk, load=lambda ids: _seller_products(user, ids))
