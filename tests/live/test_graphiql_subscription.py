@@ -1,0 +1,46 @@
+"""A developer runs a subscription in GraphiQL (headless Chromium, no internet) and sees updates."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from graph.ids import global_id
+from tests.factories import make_product
+from tests.graph.test_graphiql_browser import chromium, editor_value, open_browser  # noqa: F401  (fixtures)
+from tests.live.client import track_view
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_subscription_in_graphiql_shows_the_pushed_totals(live_api, open_browser):  # noqa: F811
+    # Given a product, and GraphiQL open in a browser that cannot reach the internet
+    pid = global_id("Product", make_product(name="Live mug").pk)
+    fields = "product { name } metrics { totalViews }"
+    subscription = f'subscription {{ productMetricsUpdated(productIds: ["{pid}"]) {{ {fields} }} }}'
+    tab = open_browser()
+    page = tab.page
+    page.goto(live_api.graphql_url)
+    page.wait_for_selector(".graphiql-query-editor .CodeMirror")
+
+    # When they run a subscription, and a shopper then views the product
+    editor = page.locator(".graphiql-query-editor .CodeMirror")
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    page.keyboard.insert_text(subscription)
+    page.click("button.graphiql-execute-button")
+    page.wait_for_timeout(1000)  # the socket opens and the subscription registers
+    track_view(live_api.url, pid)
+
+    # Then the result pane shows the update pushed over the websocket
+    page.wait_for_function(
+        "() => (document.querySelector('.graphiql-response .CodeMirror')?.CodeMirror.getValue() || '')"
+        ".includes('totalViews')",
+        timeout=20_000,
+    )
+    shown = json.loads(editor_value(page, ".graphiql-response"))
+    assert shown["data"]["productMetricsUpdated"] == {"product": {"name": "Live mug"}, "metrics": {"totalViews": 1}}
+    assert tab.refused == [], f"GraphiQL tried to load from other hosts (refused): {tab.refused}"
+    assert tab.js_errors == [], f"uncaught JavaScript errors: {tab.js_errors}"
