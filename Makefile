@@ -58,6 +58,7 @@ bench: install
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,bench]"
 	$(PY) -m tests.benchmarks.run $(if $(FULL),--full,)
 	$(PY) -m tests.benchmarks.bench_celery
+	$(PY) -m tests.benchmarks.bench_live
 
 clean:
 	rm -rf $(VENV) node_modules db.sqlite3* test_db.sqlite3*
