@@ -106,3 +106,18 @@ def track_view(base_url: str, product_id: str) -> None:
 def total_views(base_url: str, product_id: str) -> int:
     result = post(base_url, "query($id: ID!) { product(id: $id) { metrics { totalViews } } }", {"id": product_id})
     return result["data"]["product"]["metrics"]["totalViews"]
+
+
+async def until_live(socket: LiveSocket, op_id: str, base_url: str, probe_gid: str, timeout: float = 60.0) -> dict:
+    """View ``probe_gid`` until subscription ``op_id`` reports it: from then on the subscription is
+    registered on the server (it registers asynchronously after ``subscribe``, so a batch applied
+    just before would be missed). Returns that first update message."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        await asyncio.to_thread(track_view, base_url, probe_gid)
+        try:
+            return await socket.next_for(op_id, timeout=1.0)
+        except TimeoutError:
+            if loop.time() > deadline:
+                raise

@@ -15,7 +15,7 @@ import pytest
 
 from graph.ids import global_id
 from tests.factories import make_product
-from tests.live.client import PRODUCT_UPDATES, LiveSocket, total_views, track_view
+from tests.live.client import PRODUCT_UPDATES, LiveSocket, total_views, track_view, until_live
 from tests.scaleout.servers import start_redis, start_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,13 +40,12 @@ def test_a_workers_batch_reaches_a_subscriber_on_another_web_process(redis, work
     celery_mode = {"TRACKING_BACKEND": "celery", "REDIS_URL": redis.url}
     web_a = live_api_factory(**celery_mode)
     web_b = live_api_factory(**celery_mode)
-    pid = global_id("Product", make_product().pk)
+    pid, probe = global_id("Product", make_product().pk), global_id("Product", make_product().pk)
 
     async def scenario():
         socket = await LiveSocket.open(web_a.url)
-        await socket.subscribe("1", PRODUCT_UPDATES, {"ids": [pid]})
-        await socket.settle()
-        await asyncio.sleep(0.5)  # the subscription registers, and A joins the Redis group
+        await socket.subscribe("1", PRODUCT_UPDATES, {"ids": [pid, probe]})
+        await until_live(socket, "1", web_b.url, probe, timeout=120)  # registered, and A in the Redis group
         for _ in range(3):
             await asyncio.to_thread(track_view, web_b.url, pid)
         deadline = time.monotonic() + 30
@@ -55,7 +54,7 @@ def test_a_workers_batch_reaches_a_subscriber_on_another_web_process(redis, work
         while True:
             message = await socket.next_for("1", timeout=30)
             update = message["payload"]["data"]["productMetricsUpdated"]
-            if update["metrics"]["totalViews"] >= queried:
+            if update["product"]["id"] == pid and update["metrics"]["totalViews"] >= queried:
                 await socket.close()
                 return queried, update
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from graph.ids import global_id
 from tests.factories import make_product
@@ -24,23 +25,31 @@ def test_a_subscription_in_graphiql_shows_the_pushed_totals(live_api, open_brows
     page.goto(live_api.graphql_url)
     page.wait_for_selector(".graphiql-query-editor .CodeMirror")
 
-    # When they run a subscription, and a shopper then views the product
+    # When they run a subscription, and shoppers then view the product
     editor = page.locator(".graphiql-query-editor .CodeMirror")
     editor.click()
     page.keyboard.press("Control+A")
     page.keyboard.press("Delete")
     page.keyboard.insert_text(subscription)
     page.click("button.graphiql-execute-button")
-    page.wait_for_timeout(1000)  # the socket opens and the subscription registers
-    track_view(live_api.url, pid)
 
-    # Then the result pane shows the update pushed over the websocket
-    page.wait_for_function(
-        "() => (document.querySelector('.graphiql-response .CodeMirror')?.CodeMirror.getValue() || '')"
-        ".includes('totalViews')",
-        timeout=20_000,
-    )
+    # Then the result pane shows the update pushed over the websocket (views are sent until
+    # one arrives: the subscription registers on the server a moment after the click)
+    def shows_update() -> bool:
+        track_view(live_api.url, pid)
+        try:
+            page.wait_for_function(
+                "() => (document.querySelector('.graphiql-response .CodeMirror')?.CodeMirror.getValue() || '')"
+                ".includes('totalViews')",
+                timeout=1000,
+            )
+            return True
+        except PlaywrightTimeout:
+            return False
+
+    assert any(shows_update() for _ in range(30)), f"no update shown; server log:\n{live_api.log()[-3000:]}"
     shown = json.loads(editor_value(page, ".graphiql-response"))
-    assert shown["data"]["productMetricsUpdated"] == {"product": {"name": "Live mug"}, "metrics": {"totalViews": 1}}
+    assert shown["data"]["productMetricsUpdated"]["product"] == {"name": "Live mug"}
+    assert shown["data"]["productMetricsUpdated"]["metrics"]["totalViews"] >= 1
     assert tab.refused == [], f"GraphiQL tried to load from other hosts (refused): {tab.refused}"
     assert tab.js_errors == [], f"uncaught JavaScript errors: {tab.js_errors}"

@@ -26,9 +26,9 @@ def test_graphql_ws_client_receives_the_totals_a_query_returns(live_api):
         (Path(settings.BASE_DIR) / "node_modules" / "graphql-ws" / "package.json").is_file(),
         "node_modules/graphql-ws is missing: run `npm ci`",
     )
-    pid = global_id("Product", make_product().pk)
+    pid, probe = global_id("Product", make_product().pk), global_id("Product", make_product().pk)
     run = subprocess.run(
-        [node, "--experimental-websocket", str(SCRIPT), live_api.url, pid],
+        [node, "--experimental-websocket", str(SCRIPT), live_api.url, pid, probe],
         cwd=settings.BASE_DIR,
         capture_output=True,
         text=True,

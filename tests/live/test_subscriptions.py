@@ -17,7 +17,15 @@ import pytest
 from graph.ids import global_id
 from marketplace.services.accounts import issue_token
 from tests.factories import make_product, make_user
-from tests.live.client import PRODUCT_UPDATES, SELLER_UPDATES, LiveSocket, post, total_views, track_view
+from tests.live.client import (
+    PRODUCT_UPDATES,
+    SELLER_UPDATES,
+    LiveSocket,
+    post,
+    total_views,
+    track_view,
+    until_live,
+)
 from tracking.models import ProductMetrics
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,13 +39,15 @@ def wait_for_views(base_url: str, product_id: str, expected: int, timeout: float
     return views
 
 
-async def updates_until(socket: LiveSocket, op_id: str, views: int) -> list[dict]:
-    """Every update of ``op_id`` up to the one showing ``views`` views."""
+async def updates_until(socket: LiveSocket, op_id: str, product_id: str, views: int) -> list[dict]:
+    """Every update of ``product_id`` in ``op_id`` up to the one showing ``views`` views."""
     received = []
     while True:
         message = await socket.next_for(op_id)
         assert message["type"] == "next", message
         update = message["payload"]["data"]["productMetricsUpdated"]
+        if update["product"]["id"] != product_id:
+            continue
         received.append(update)
         if update["metrics"]["totalViews"] >= views:
             return received
@@ -45,17 +55,16 @@ async def updates_until(socket: LiveSocket, op_id: str, views: int) -> list[dict
 
 def test_three_views_reach_a_subscriber_with_the_totals_a_query_returns(live_api):
     product = make_product(name="Live Lamp")
-    pid = global_id("Product", product.pk)
+    pid, probe = global_id("Product", product.pk), global_id("Product", make_product().pk)
 
     async def scenario():
         socket = await LiveSocket.open(live_api.url)
-        await socket.subscribe("1", PRODUCT_UPDATES, {"ids": [pid]})
-        await socket.settle()
-        await asyncio.sleep(0.2)  # the subscription registers in the server's loop
+        await socket.subscribe("1", PRODUCT_UPDATES, {"ids": [pid, probe]})
+        await until_live(socket, "1", live_api.url, probe)
         for _ in range(3):
             await asyncio.to_thread(track_view, live_api.url, pid)
         queried = await asyncio.to_thread(wait_for_views, live_api.url, pid, 3)
-        updates = await updates_until(socket, "1", queried)
+        updates = await updates_until(socket, "1", pid, queried)
         await socket.close()
         return queried, updates
 
@@ -82,13 +91,9 @@ def test_revenue_is_pushed_to_the_seller_only(live_api):
         await mine.subscribe("product", PRODUCT_UPDATES, {"ids": [pid]})
         await theirs.subscribe("product", PRODUCT_UPDATES, {"ids": [pid]})
         await theirs.subscribe("seller", SELLER_UPDATES)  # their own products: none of these
-        for socket in (mine, theirs):
-            await socket.settle()
-        await asyncio.sleep(0.2)
-        await asyncio.to_thread(track_view, live_api.url, pid)
-        seller_view = (await mine.next_for("seller"))["payload"]["data"]["sellerMetricsUpdated"]
-        mine_product = (await mine.next_for("product"))["payload"]["data"]["productMetricsUpdated"]
-        theirs_product = (await theirs.next_for("product"))["payload"]["data"]["productMetricsUpdated"]
+        seller_view = (await until_live(mine, "seller", live_api.url, pid))["payload"]["data"]["sellerMetricsUpdated"]
+        mine_product = (await until_live(mine, "product", live_api.url, pid))["payload"]["data"]
+        theirs_product = (await until_live(theirs, "product", live_api.url, pid))["payload"]["data"]
         await theirs.settle()
         for socket in (mine, theirs):
             await socket.close()
@@ -97,8 +102,8 @@ def test_revenue_is_pushed_to_the_seller_only(live_api):
     seller_view, mine_product, theirs_product = asyncio.run(scenario())
     assert seller_view["product"]["id"] == pid
     assert seller_view["metrics"]["totalRevenue"] == "42.50"
-    assert mine_product["metrics"]["totalRevenue"] == "42.50"
-    assert theirs_product["metrics"]["totalRevenue"] is None
+    assert mine_product["productMetricsUpdated"]["metrics"]["totalRevenue"] == "42.50"
+    assert theirs_product["productMetricsUpdated"]["metrics"]["totalRevenue"] is None
 
 
 def test_bad_subscriptions_get_the_protocols_error_message(live_api):
@@ -150,10 +155,7 @@ def test_an_eleventh_subscription_on_one_socket_is_refused(live_api):
         await socket.send({"id": "0", "type": "complete"})  # one ends: room for another
         await socket.settle()
         await socket.subscribe("again", PRODUCT_UPDATES, {"ids": [pid]})
-        await socket.settle()
-        await asyncio.sleep(0.2)
-        await asyncio.to_thread(track_view, live_api.url, pid)
-        again = await socket.next_for("again")
+        again = await until_live(socket, "again", live_api.url, pid)
         await socket.close()
         return refusal, again
 
