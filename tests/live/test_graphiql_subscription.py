@@ -31,6 +31,12 @@ def test_a_subscription_in_graphiql_shows_the_pushed_totals(live_api, open_brows
     page.keyboard.press("Control+A")
     page.keyboard.press("Delete")
     page.keyboard.insert_text(subscription)
+    # GraphiQL sends an operation over the websocket once its editor has parsed it as a subscription
+    page.wait_for_function(
+        "() => document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.getValue()"
+        ".startsWith('subscription')"
+    )
+    page.wait_for_timeout(1500)
     page.click("button.graphiql-execute-button")
 
     # Then the result pane shows the update pushed over the websocket (views are sent until
