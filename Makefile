@@ -3,10 +3,15 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 PORT    ?= 8000
 HOST    ?= 127.0.0.1
+# Two install stamps: the server's dependencies (make run), and the test and lint tools on top
+# (make test, make lint; playwright alone is 165 MB, and make run never needs it).
 STAMP   := $(VENV)/.installed-stamp
+DEVSTAMP := $(VENV)/.installed-dev-stamp
 NPMSTAMP := node_modules/.installed-stamp
+NPMRUNSTAMP := node_modules/.installed-run-stamp
+NPM     ?= npm
 
-.PHONY: run test lint schema bench install migrate seed clean
+.PHONY: run test lint schema bench install install-dev migrate seed static graphiql-assets clean
 
 # A Python >= 3.12 for the virtual environment: the first that qualifies.
 define find_python
@@ -25,13 +30,26 @@ $(STAMP): pyproject.toml constraints.txt
 	if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)'; then rm -rf $(VENV); fi; \
 	if [ ! -x $(PY) ]; then echo "Creating $(VENV) with $$($$py --version)"; $$py -m venv $(VENV); fi
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e .
+	@touch $@
+
+$(DEVSTAMP): $(STAMP)
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
 	@touch $@
 
 install: $(STAMP)
 
+install-dev: $(DEVSTAMP)
+
 $(NPMSTAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	$(NPM) ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The server needs GraphiQL's assets only (package.json "dependencies"); a full install
+# (make test) already has them, and `npm ci --omit=dev` would remove the test tools.
+$(NPMRUNSTAMP): package.json package-lock.json
+	@if [ -f $(NPMSTAMP) ] && [ $(NPMSTAMP) -nt package-lock.json ]; then :; \
+	else $(NPM) ci --omit=dev --no-audit --no-fund --loglevel=error; fi
 	@touch $@
 
 migrate: install
@@ -40,23 +58,38 @@ migrate: install
 seed: migrate
 	$(PY) manage.py seed_demo --if-empty
 
-run: seed $(NPMSTAMP)
-	@echo "GraphiQL: http://$(HOST):$(PORT)/graphql/"
+# The admin's styles and scripts, collected into STATIC_ROOT for ServeStatic (config.settings).
+static: install
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+
+# GraphiQL's scripts come from npm; without npm the API still runs and GraphiQL's page says how to enable it.
+graphiql-assets:
+	@if command -v $(NPM) >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NPMRUNSTAMP); \
+	else echo "npm not found: the API runs, GraphiQL's page says how to enable it (install Node.js, npm ci)"; fi
+
+run: seed static graphiql-assets
+	@echo "GraphiQL: http://$(HOST):$(PORT)/graphql/   Admin: http://$(HOST):$(PORT)/admin/"
 	$(PY) -m uvicorn config.asgi:application --host $(HOST) --port $(PORT)
 
-test: install $(NPMSTAMP)
+test: $(DEVSTAMP) $(NPMSTAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: install
+lint: $(DEVSTAMP)
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports   # the import arrows and no cycles ([tool.importlinter] in pyproject.toml)
 
-schema: install
-	$(PY) manage.py export_schema graph.schema --path schema.graphql
+# Export the schema, list what changed against the committed schema.graphql (graphql-inspector),
+# and refuse a breaking change that CHANGELOG.md's "## Unreleased" section does not name.
+schema: install $(NPMSTAMP)
+	@tmp=$$(mktemp --suffix=.graphql) && trap 'rm -f "$$tmp"' EXIT && \
+	$(PY) manage.py export_schema graph.schema --path "$$tmp" && \
+	node tools/schema_changes.mjs schema.graphql "$$tmp" CHANGELOG.md && \
+	cp "$$tmp" schema.graphql && echo "schema.graphql updated"
 
-bench: install
+bench: $(DEVSTAMP)
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,bench]"
 	$(PY) -m tests.benchmarks.run $(if $(FULL),--full,)
+	$(PY) -m tests.benchmarks.bench_catalogue --suite $(if $(FULL),--full,)
 	$(PY) -m tests.benchmarks.bench_celery
 	$(PY) -m tests.benchmarks.bench_live
 

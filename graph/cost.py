@@ -1,113 +1,141 @@
-"""Query cost, in the spirit of Saleor's: what an operation may make the server do.
+"""The price table: what one field of a document makes the server do, in cost units.
 
-Every field costs 1; a connection multiplies the cost of what is selected inside
-it by the page size it asks for (``first``, or its default), and the category
-lists by an estimated ten items, through the nesting.
-``categories { children { products(first: 100) { edges { node { reviews(first: 100)
-{ ... } } } } } }`` is therefore refused before anything runs, while a storefront
-listing of 100 products with everything on it costs about 2,000. The computed cost
-is returned in the response's ``extensions.cost`` so clients can tune queries.
+A plain field costs 1. A connection multiplies what is selected under its ``edges`` (or
+``nodes``) by the page size it will run with (``first``/``last`` from a literal, a variable, the variable's
+default, else the field's default page size), and the category lists by an estimated
+ten items, through the nesting. Fields whose database work grows with the catalogue
+are expensive: a listing with an ordering no index serves or a substring search costs
+``EXPENSIVE_PRICE`` more, an exact count ``COUNT_FIELDS`` more, and a document may hold
+at most ``GRAPHQL_MAX_EXPENSIVE_FIELDS`` of them (counted through fragments and aliases).
+
+This module is the one place to tune: when an ordering becomes index-driven, take it
+out of ``SELLER_UNINDEXED_ORDERS``. The walk over the document lives in
+``graph.validation.shape``; the computed cost is returned in the response's
+``extensions.cost`` (``requestedQueryCost``, ``maximumAvailable``: Saleor's names, which
+Shopify's clients read too) so clients can tune their queries.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from graphql import (
-    ExecutionResult,
     FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLError,
-    InlineFragmentNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
+    ListValueNode,
+    NullValueNode,
+    ObjectValueNode,
+    ValueNode,
     VariableNode,
     value_from_ast_untyped,
 )
-from strawberry.extensions import SchemaExtension
 
-# Connection fields and the page size they use when ``first`` is not given.
+# Connection fields and the page size they use when neither ``first`` nor ``last`` is given.
 CONNECTION_DEFAULTS = {"products": 20, "reviews": 10, "favorites": 20, "orders": 20}
+# The fields of a connection that hold its items (``totalCount`` and ``pageInfo`` run once).
+ITEM_FIELDS = frozenset({"edges", "nodes"})
 # Plain lists have no ``first``: they count as this many items (categories are a
 # short tree; a category rarely has more than ten children).
 LIST_ESTIMATES = {"categories": 10, "children": 10}
+# Relay's ``nodes(ids:)``: what is selected runs once per ID (at most 100, the count an
+# unknown list is priced at).
+ID_LIST_FIELDS = {"nodes": "ids"}
+MAX_IDS = 100
+
+# What one expensive field adds to the cost (a plain field costs 1): about what a
+# page of 100 products with everything on it costs, since that is what one scan of
+# the catalogue costs the database next to an indexed page.
+EXPENSIVE_PRICE = 1_000
+# Every ordering is served by an index in its sort direction (issue 14: stored sort
+# keys), so an ordering alone is cheap. What no index serves: a popularity ordering
+# narrowed to one seller walks the popularity index and filters (10-17 ms of SQL at
+# 1M products against 0.1 ms for the others), so that combination is priced as a scan.
+SELLER_UNINDEXED_ORDERS = frozenset({"MOST_VIEWED", "BEST_SELLING"})
+# Fields that count matches and what each adds: a listing's ``totalCount`` is a
+# maintained category count or a count capped at 1,000 rows (marketplace.selectors), so
+# it costs about a page. ``productCount`` reads the maintained count on the category row
+# (no query at all), so it is a plain field.
+COUNT_FIELDS = {"totalCount": 100}
+# The product listings that take ``orderBy`` and ``filter``.
+PRODUCT_LISTINGS = frozenset({"products"})
 
 
-def _first(field: FieldNode, variables: dict[str, Any]) -> int | None:
-    for argument in field.arguments or ():
-        if argument.name.value == "first":
-            if isinstance(argument.value, VariableNode):
-                value = variables.get(argument.value.name.value)
-            else:
-                value = value_from_ast_untyped(argument.value, variables)
-            return value if isinstance(value, int) and value >= 0 else None
+@dataclass(frozen=True)
+class FieldPrice:
+    """The price of one field: its own cost, the multiplier for what is inside it, and
+    why it is expensive (``None`` when it is not)."""
+
+    own: int
+    multiplier: int
+    expensive: str | None = None
+    per_item_only: bool = False  # the multiplier applies to the items (edges), not to the whole selection
+
+
+class OperationValues:
+    """Argument values as the operation will run with them: the request's variables,
+    else the variable's default in the operation, else null (the argument's default)."""
+
+    def __init__(self, variables: dict[str, Any] | None, variable_defaults: dict[str, ValueNode]) -> None:
+        self.variables = variables if isinstance(variables, dict) else {}
+        self.defaults = variable_defaults
+
+    def variable(self, name: str) -> Any:
+        if name in self.variables:
+            return self.variables[name]
+        default = self.defaults.get(name)
+        return None if default is None else value_from_ast_untyped(default)
+
+    def value(self, node: ValueNode, *, nested: bool = False) -> Any:
+        """The value of a scalar, an enum, a variable, or an input object of those. Lists
+        and deeper objects read as null: no price depends on them, and reading them would
+        recurse as deep as the client nested them (validation refuses what is wrong)."""
+        if isinstance(node, VariableNode):
+            return self.variable(node.name.value)
+        if isinstance(node, ObjectValueNode):
+            return None if nested else {f.name.value: self.value(f.value, nested=True) for f in node.fields}
+        if isinstance(node, NullValueNode | ListValueNode):
+            return None
+        try:
+            return value_from_ast_untyped(node)
+        except (TypeError, ValueError):  # an invalid literal: validation refuses it later
+            return None
+
+    def argument(self, field: FieldNode, name: str) -> Any:
+        for argument in field.arguments or ():
+            if argument.name.value == name:
+                return self.value(argument.value)
+        return None
+
+
+def _page_size(field: FieldNode, values: OperationValues, default: int) -> int:
+    sizes = [values.argument(field, name) for name in ("first", "last")]
+    given = [size for size in sizes if isinstance(size, int) and not isinstance(size, bool) and size >= 0]
+    return max(given) if given else default
+
+
+def _expensive_listing(field: FieldNode, values: OperationValues) -> str | None:
+    order = values.argument(field, "orderBy")
+    filters = values.argument(field, "filter")
+    filters = filters if isinstance(filters, dict) else {}
+    if isinstance(order, str) and order in SELLER_UNINDEXED_ORDERS and filters.get("seller") is not None:
+        return f"{field.name.value}(orderBy: {order}, filter: {{seller}})"
+    if isinstance(filters.get("search"), str) and filters["search"].strip():
+        return f"{field.name.value}(filter: {{search}})"
     return None
 
 
-def selection_cost(
-    selection_set: SelectionSetNode | None,
-    fragments: dict[str, FragmentDefinitionNode],
-    variables: dict[str, Any],
-) -> int:
-    if selection_set is None:
-        return 0
-    total = 0
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            inner = selection_cost(selection.selection_set, fragments, variables)
-            name = selection.name.value
-            if name in CONNECTION_DEFAULTS and selection.selection_set is not None:
-                first = _first(selection, variables)
-                inner *= max(1, CONNECTION_DEFAULTS[name] if first is None else first)
-            elif name in LIST_ESTIMATES:
-                inner *= LIST_ESTIMATES[name]
-            total += 1 + inner
-        elif isinstance(selection, InlineFragmentNode):
-            total += selection_cost(selection.selection_set, fragments, variables)
-        elif isinstance(selection, FragmentSpreadNode):
-            fragment = fragments.get(selection.name.value)
-            if fragment is not None:  # validation already refused cycles and unknown fragments
-                total += selection_cost(fragment.selection_set, fragments, variables)
-    return total
+def price(field: FieldNode, values: OperationValues) -> FieldPrice:
+    """What ``field`` costs by itself and how many times what is inside it runs."""
+    name = field.name.value
+    if name in CONNECTION_DEFAULTS and field.selection_set is not None:
+        multiplier = max(1, _page_size(field, values, CONNECTION_DEFAULTS[name]))
+        expensive = _expensive_listing(field, values) if name in PRODUCT_LISTINGS else None
+        own = 1 + (EXPENSIVE_PRICE if expensive else 0)
+        return FieldPrice(own=own, multiplier=multiplier, expensive=expensive, per_item_only=True)
+    if name in COUNT_FIELDS:
+        return FieldPrice(own=1 + COUNT_FIELDS[name], multiplier=1, expensive=name)
+    if name in ID_LIST_FIELDS and any(a.name.value == ID_LIST_FIELDS[name] for a in field.arguments or ()):
+        ids = values.argument(field, ID_LIST_FIELDS[name])
+        return FieldPrice(own=1, multiplier=max(1, min(len(ids), MAX_IDS)) if isinstance(ids, list) else MAX_IDS)
+    return FieldPrice(own=1, multiplier=LIST_ESTIMATES.get(name, 1))
 
-
-def operation_cost(document, operation_name: str | None, variables: dict[str, Any] | None) -> int:
-    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if operation_name:
-        operations = [o for o in operations if o.name and o.name.value == operation_name]
-    if not operations:
-        return 0
-    return selection_cost(operations[0].selection_set, fragments, variables or {})
-
-
-class QueryCostLimiter(SchemaExtension):
-    """Refuse operations that cost more than ``GRAPHQL_MAX_COST``, before they run."""
-
-    def __init__(self) -> None:
-        self.cost: int | None = None
-
-    def on_execute(self):
-        ctx = self.execution_context
-        maximum = settings.GRAPHQL_MAX_COST
-        if ctx.graphql_document is not None:
-            self.cost = operation_cost(ctx.graphql_document, ctx.operation_name, ctx.variables)
-            if self.cost > maximum:
-                ctx.result = ExecutionResult(
-                    data=None,
-                    errors=[
-                        GraphQLError(
-                            f"Query cost {self.cost:,} exceeds the maximum of {maximum:,}: ask for smaller pages "
-                            "(first) or fewer nested connections.",
-                            extensions={"code": "QUERY_TOO_COSTLY", "cost": self.cost, "maximumCost": maximum},
-                        )
-                    ],
-                )
-        yield
-
-    def get_results(self) -> dict[str, Any]:
-        if self.cost is None:
-            return {}
-        return {"cost": {"requested": self.cost, "maximum": settings.GRAPHQL_MAX_COST}}

@@ -8,6 +8,8 @@ from graphql import ExecutionResult, GraphQLError, Node, StringValueNode
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from graph.validation.cache import DOCUMENTS_MAX, LRU
+
 
 class CsrfForMutations(SchemaExtension):
     """Refuse mutations of session-authenticated requests that carry no valid CSRF token."""
@@ -45,11 +47,7 @@ class RefuseNulCharacters(SchemaExtension):
 
     def on_execute(self):
         ctx = self.execution_context
-        literals = False
-        if ctx.graphql_document is not None:
-            literals = any(
-                isinstance(node, StringValueNode) and "\x00" in node.value for node in _walk(ctx.graphql_document)
-            )
+        literals = _nul_in_literals(ctx.query, ctx.graphql_document) if ctx.graphql_document is not None else False
         if literals or _has_nul(ctx.variables or {}):
             ctx.result = ExecutionResult(
                 data=None,
@@ -62,13 +60,29 @@ class RefuseNulCharacters(SchemaExtension):
         yield
 
 
+_literal_scans = LRU(DOCUMENTS_MAX)  # query text -> whether a string literal holds NUL
+
+
+def _nul_in_literals(query: str | None, document: Node) -> bool:
+    """Whether a string literal of ``document`` holds NUL: one walk per document text."""
+    found = _literal_scans.get(query) if query is not None else None
+    if found is None:
+        found = any(isinstance(node, StringValueNode) and "\x00" in node.value for node in _walk(document))
+        if query is not None:
+            _literal_scans.put(query, found)
+    return found
+
+
 def _walk(node: Node):
-    yield node
-    for key in node.keys:
-        child = getattr(node, key, None)
-        if isinstance(child, Node):
-            yield from _walk(child)
-        elif isinstance(child, tuple | list):
-            for item in child:
-                if isinstance(item, Node):
-                    yield from _walk(item)
+    """Every node under ``node``, without recursion (a literal may be nested as deep as the
+    parser allows)."""
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        yield node
+        for key in node.keys:
+            child = getattr(node, key, None)
+            if isinstance(child, Node):
+                stack.append(child)
+            elif isinstance(child, tuple | list):
+                stack.extend(item for item in child if isinstance(item, Node))

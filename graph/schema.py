@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import strawberry
 from django.conf import settings
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-)
+from strawberry.extensions import AddValidationRules, DisableIntrospection, MaxTokensLimiter, ParserCache
 from strawberry.schema.config import StrawberryConfig
 
-from graph.cost import QueryCostLimiter
 from graph.extensions import CsrfForMutations, RefuseNulCharacters
 from graph.masking import MaskServerErrors, is_server_fault
 from graph.mutations.accounts import AccountMutation, OnePasswordMutationPerDocument
@@ -23,6 +16,8 @@ from graph.mutations.tracking import TrackingMutation
 from graph.prometheus import OperationMetrics
 from graph.queries import Query
 from graph.subscriptions.resolvers import Subscription
+from graph.validation.cache import DOCUMENTS_MAX
+from graph.validation.limits import DocumentLimits
 
 
 @strawberry.type
@@ -34,10 +29,11 @@ def extensions() -> list:
     """Limits refuse a document before it runs; each names the limit and the value."""
     chosen = [
         OperationMetrics,  # first: it times the others, and counts what they refuse
-        lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),
-        lambda: QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES),
-        QueryCostLimiter,
+        lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),  # the cheapest refusal: while lexing
+        DocumentLimits,  # depth, aliases, cost, expensive fields: one linear pass, before validation
+        # after the two above: it parses with the limits they set (its key includes them);
+        # DocumentLimits caches the analysis and validation by document (graph.validation.cache)
+        lambda: ParserCache(maxsize=DOCUMENTS_MAX),
         lambda: AddValidationRules([OnePasswordMutationPerDocument]),
         RefuseNulCharacters,
         CsrfForMutations,

@@ -6,13 +6,18 @@ import json
 from typing import Any
 
 from cross_web import HTTPException
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from strawberry.django.views import AsyncGraphQLView
+from strawberry.http import GraphQLRequestData
+from strawberry.types import ExecutionResult
 
+from graph import http_cache, persisted
+from graph.assets import graphiql_setup_page, missing_graphiql_assets
 from graph.context import Context
+from graph.validation import request as body_checks
 
 
 class _CsrfCheck(CsrfViewMiddleware):
@@ -39,15 +44,28 @@ class GraphQLView(AsyncGraphQLView):
     """
 
     def parse_json(self, data: str | bytes) -> Any:
-        """A body must be UTF-8 JSON holding an operation object (or a list, which
-        strawberry refuses as batching is off): anything else is the client's 400."""
+        """A body (or a GET's ``variables``) must be UTF-8 JSON holding an operation object
+        (or a list, which strawberry refuses as batching is off), not nested too deeply and
+        without lone surrogates: anything else is the client's 400."""
         try:
-            parsed = json.loads(data)
+            parsed = body_checks.loads(data)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise HTTPException(400, "Unable to parse request body as UTF-8 JSON") from None
         if not isinstance(parsed, dict | list):
             raise HTTPException(400, "The request body must be a JSON object with a query.")
+        body_checks.check(parsed)
         return parsed
+
+    async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any):
+        """strawberry's dispatch, except that a body we refuse gets a GraphQL-shaped JSON
+        400 with ``BAD_USER_INPUT`` (strawberry answers its own refusals in plain text)."""
+        try:
+            return await self.run(request=request)
+        except body_checks.BadRequestBody as error:
+            body = {"errors": [{"message": error.reason, "extensions": {"code": "BAD_USER_INPUT"}}]}
+            return JsonResponse(body, status=400)
+        except HTTPException as error:
+            return HttpResponse(content=error.reason, status=error.status_code, content_type="text/plain")
 
     async def get_context(self, request: HttpRequest, response: HttpResponse) -> Context:
         user = await request.auser()
@@ -57,6 +75,33 @@ class GraphQLView(AsyncGraphQLView):
             csrf_ok = _csrf_passes(request)
         return Context(request=request, response=response, user=user, auth_method=auth_method, csrf_ok=csrf_ok)
 
+    async def execute_single(
+        self, request, request_adapter, sub_response, context, root_value, request_data: GraphQLRequestData
+    ) -> ExecutionResult:
+        """strawberry's execution, with persisted queries resolved first (``graph.persisted``) and
+        the HTTP cache headers of GET answers set after (``graph.http_cache``)."""
+        try:
+            request_data = await persisted.resolve(request_data)
+        except persisted.Refusal as refusal:
+            sub_response.status_code = refusal.status
+            result = refusal.as_result()
+        else:
+            result = await super().execute_single(
+                request=request,
+                request_adapter=request_adapter,
+                sub_response=sub_response,
+                context=context,
+                root_value=root_value,
+                request_data=request_data,
+            )
+        authenticated = bool(context.auth_method) or "authorization" in request.headers
+        http_cache.set_cache_headers(
+            method=request_adapter.method, authenticated=authenticated, result=result, response=sub_response
+        )
+        return result
+
     async def render_graphql_ide(self, request: HttpRequest) -> HttpResponse:
+        if missing := missing_graphiql_assets():  # no npm at set-up: say how to enable GraphiQL
+            return graphiql_setup_page(missing)
         get_token(request)  # sets the csrftoken cookie GraphiQL sends back on mutations
         return await super().render_graphql_ide(request)

@@ -1,6 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils import timezone
 
 from marketplace.models import (
+    ApiToken,
     Cart,
     CartItem,
     Category,
@@ -75,3 +77,25 @@ class OrderAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     raw_id_fields = ["user"]
     inlines = [OrderItemInline]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued at login (the secret is shown once, only its hash is kept): the admin
+    lists them and revokes them, it never creates or edits one."""
+
+    list_display = ["prefix", "user", "name", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["prefix", "name", "user__username"]
+    list_select_related = ["user"]
+    readonly_fields = ["user", "prefix", "name", "created_at", "last_used_at", "revoked_at"]
+    exclude = ["key_hash"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
+    def revoke(self, request, queryset) -> None:
+        revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS)

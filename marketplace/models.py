@@ -19,6 +19,8 @@ class Category(models.Model):
     slug = models.SlugField(max_length=140, unique=True)
     parent = models.ForeignKey("self", null=True, blank=True, related_name="children", on_delete=models.PROTECT)
     description = models.TextField(blank=True, default="")
+    # Active products here and in every descendant, kept by marketplace.sort_keys.
+    product_count = models.IntegerField(default=0, db_default=0, editable=False)
 
     class Meta:
         verbose_name_plural = "categories"
@@ -40,6 +42,10 @@ class Product(models.Model):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=False)
     updated_at = models.DateTimeField(auto_now=True)
+    # TOP_RATED's sort key and its sources, kept by marketplace.sort_keys with every review write.
+    rating_count = models.IntegerField(default=0, db_default=0, editable=False)
+    rating_sum = models.IntegerField(default=0, db_default=0, editable=False)
+    rating_score = models.FloatField(default=3.0, db_default=3.0, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -51,12 +57,22 @@ class Product(models.Model):
             # The listing orders: NEWEST and PRICE_* over active products, ties by id.
             models.Index(fields=["is_active", "-created_at", "-id"], name="product_active_newest"),
             models.Index(fields=["is_active", "price", "id"], name="product_active_price"),
+            models.Index(fields=["is_active", "-rating_score", "-id"], name="product_active_top_rated"),
             models.Index(fields=["category", "is_active"], name="product_category_active"),
             models.Index(fields=["seller", "is_active"], name="product_seller_active"),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @classmethod
+    def from_db(cls, db, field_names, values, *, fetch_mode=None):
+        """Remember what the category counts depend on, so a save can adjust them without a read."""
+        instance = super().from_db(db, field_names, values, fetch_mode=fetch_mode)
+        fields = instance.__dict__
+        if "is_active" in fields and "category_id" in fields:
+            instance._counted_as = (fields["is_active"], fields["category_id"])
+        return instance
 
     @property
     def in_stock(self) -> bool:
@@ -84,6 +100,9 @@ class ProductReview(models.Model):
     title = models.CharField(max_length=200, blank=True, default="")
     body = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Stored at review time (the author had a placed order of the product then): a
+    # listing of reviews needs no per-review order lookup.
+    verified_purchase = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -159,10 +178,19 @@ class Order(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLACED)
     total = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
     created_at = models.DateTimeField(auto_now_add=True)
+    # The client's key for this checkout: a repeated checkout with it returns this order.
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        constraints = [models.CheckConstraint(condition=Q(total__gte=0), name="order_total_gte_0")]
+        constraints = [
+            models.CheckConstraint(condition=Q(total__gte=0), name="order_total_gte_0"),
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="order_one_per_user_idempotency_key",
+            ),
+        ]
         indexes = [models.Index(fields=["user", "-created_at", "-id"], name="order_user_newest")]
 
     def __str__(self) -> str:

@@ -10,8 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Avg, Count, FloatField, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import Avg, Count, FloatField, Q, QuerySet, Sum, Value
 
 from marketplace.models import (
     ApiToken,
@@ -24,6 +25,7 @@ from marketplace.models import (
     ProductImage,
     ProductReview,
 )
+from marketplace.search import matching_products
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class ProductFilters:
     """What a listing may be narrowed by. Hashable, so loaders can batch on it."""
 
     category_ids: frozenset[int] | None = None  # the category and its descendants, already expanded
+    category_id: int | None = None  # the category ``category_ids`` was expanded from (its count is kept)
     search: str | None = None
     min_price: Decimal | None = None
     max_price: Decimal | None = None
@@ -57,6 +60,10 @@ def descendant_ids(category_id: int, tree: dict[int | None, list[int]]) -> froze
     return frozenset(found)
 
 
+def root_categories() -> list[Category]:
+    return list(Category.objects.filter(parent__isnull=True).order_by("name", "id"))
+
+
 def category_by_id_or_slug(*, category_id: int | None = None, slug: str | None = None) -> Category | None:
     lookup = {"pk": category_id} if category_id is not None else {"slug": slug}
     return Category.objects.filter(**lookup).first()
@@ -72,7 +79,7 @@ def product_list(*, filters: ProductFilters) -> QuerySet[Product]:
     if filters.category_ids is not None:
         qs = qs.filter(category_id__in=filters.category_ids)
     if filters.search:
-        qs = qs.filter(Q(name__icontains=filters.search) | Q(description__icontains=filters.search))
+        qs = matching_products(qs, filters.search)
     if filters.min_price is not None:
         qs = qs.filter(price__gte=filters.min_price)
     if filters.max_price is not None:
@@ -84,15 +91,71 @@ def product_list(*, filters: ProductFilters) -> QuerySet[Product]:
     return qs
 
 
-def with_average_rating(qs: QuerySet[Product], alias: str = "rating_average") -> QuerySet[Product]:
-    """Annotate the mean review rating (0 without reviews) as a float on both databases."""
-    average = (
-        ProductReview.objects.filter(product_id=OuterRef("pk"))
-        .values("product_id")
-        .annotate(avg=Avg("rating", output_field=FloatField()))
-        .values("avg")
+COUNT_CAP = 1000  # counts above this are reported as "at least 1000" (TotalCount.exact false)
+
+
+def counts_by_category(filters: ProductFilters) -> bool:
+    """Whether the listing is narrowed by category at most: then its count is maintained."""
+    return (
+        not filters.search
+        and filters.min_price is None
+        and filters.max_price is None
+        and filters.seller_id is None
+        and filters.in_stock is None
     )
-    return qs.annotate(**{alias: Coalesce(Subquery(average, output_field=FloatField()), Value(0.0))})
+
+
+def category_product_counts(category_ids: Iterable[int]) -> dict[int, int]:
+    """The maintained ``Category.product_count`` (descendants included) of each id: one query."""
+    return dict(Category.objects.filter(id__in=list(category_ids)).values_list("id", "product_count"))
+
+
+def product_count(*, filters: ProductFilters) -> tuple[int, bool]:
+    """``(count, exact)`` of ``product_list(filters)``, never more work than a page: the maintained
+    category counts when only a category narrows the listing, else the matches counted up to
+    ``COUNT_CAP`` (``exact`` false when there are more)."""
+    if counts_by_category(filters):
+        if filters.category_ids is None:
+            roots = Category.objects.filter(parent__isnull=True).aggregate(n=Sum("product_count"))
+            return roots["n"] or 0, True
+        if filters.category_id is not None and filters.category_id in filters.category_ids:
+            return category_product_counts([filters.category_id]).get(filters.category_id, 0), True
+    return capped_count(product_list(filters=filters))
+
+
+def capped_count(qs: QuerySet) -> tuple[int, bool]:
+    """``COUNT(*)`` over at most ``COUNT_CAP + 1`` rows of ``qs`` (a LIMIT in a subquery)."""
+    n = qs.order_by()[: COUNT_CAP + 1].count()
+    return min(n, COUNT_CAP), n <= COUNT_CAP
+
+
+def capped_counts[K](querysets: dict[K, QuerySet]) -> dict[K, tuple[int, bool]]:
+    """``capped_count`` of several querysets in one query: their capped row lists in one
+    UNION ALL, grouped (raw SQL: Django refuses sliced parts in ``union()`` on SQLite)."""
+    if len(querysets) <= 1:
+        return {key: capped_count(qs) for key, qs in querysets.items()}
+    counts: dict[K, tuple[int, bool]] = {}
+    sqls, params = [], []
+    for i, (key, qs) in enumerate(querysets.items()):
+        part = qs.order_by().annotate(count_parent=Value(i)).values_list("count_parent")[: COUNT_CAP + 1]
+        try:
+            sql, part_params = part.query.sql_with_params()
+        except EmptyResultSet:
+            counts[key] = (0, True)
+            continue
+        sqls.append(f"SELECT * FROM ({sql}) AS counted_{i}")
+        params.extend(part_params)
+    seen: dict[int, int] = {}
+    if sqls:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT count_parent, COUNT(*) FROM ({' UNION ALL '.join(sqls)}) AS parts GROUP BY 1", params
+            )
+            seen = dict(cursor.fetchall())
+    for i, key in enumerate(querysets):
+        if key not in counts:
+            counts[key] = (min(seen.get(i, 0), COUNT_CAP), seen.get(i, 0) <= COUNT_CAP)
+    return counts
 
 
 def ratings_for(product_ids: Iterable[int]) -> dict[int, tuple[float, int]]:
@@ -113,6 +176,17 @@ def order_items_for(order_ids: Iterable[int]) -> dict[int, list[OrderItem]]:
     for line in lines:
         by_order.setdefault(line.order_id, []).append(line)
     return by_order
+
+
+def visible_favorites(*, user) -> QuerySet[Favorite]:
+    """``user``'s favorites that they may still see: a deactivated product is hidden from
+    shoppers everywhere but their order history, so it leaves their favorites too (the
+    row stays: the favorite returns if the product is sold again). Its seller and staff
+    still see it, as they see the product itself."""
+    qs = Favorite.objects.filter(user=user)
+    if user.is_staff:
+        return qs
+    return qs.filter(Q(product__is_active=True) | Q(product__seller=user))
 
 
 def images_for(product_ids: Iterable[int]) -> dict[int, list[ProductImage]]:
@@ -144,8 +218,9 @@ def products_sold_by(*, user) -> QuerySet[Product]:
 
 
 def favorites_of(*, user) -> QuerySet[Favorite]:
-    """``user``'s favorites with their products; unordered (the caller orders and pages)."""
-    return Favorite.objects.filter(user=user).select_related("product")
+    """``user``'s visible favorites (see ``visible_favorites``) with their products;
+    unordered (the caller orders and pages)."""
+    return visible_favorites(user=user).select_related("product")
 
 
 def orders_of(*, user) -> QuerySet[Order]:

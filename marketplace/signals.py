@@ -8,6 +8,10 @@ from django.dispatch import Signal
 
 products_bulk_created = Signal()
 
+# Sent by the ASGI application when the server has started (ASGI lifespan), before the
+# first request: apps start per-process background work here.
+server_started = Signal()
+
 # Sent by the ASGI application when the server shuts down (ASGI lifespan), after
 # in-flight requests finished: apps drain background work here.
 server_shutdown = Signal()

@@ -32,15 +32,33 @@ def tracking_executor(request):
     transactional = bool(marker and marker.kwargs.get("transaction")) or bool(
         {"transactional_db", "live_api", "live_server"} & set(request.fixturenames)
     )
-    from tracking.selectors import _active_until
+    from tracking import selectors
 
-    _active_until.clear()  # ids are reused across tests on SQLite
+    selectors._active_until.clear()  # ids are reused across tests on SQLite
+    selectors._database_away_until = 0.0
+    if not transactional:
+        # The product check runs in a thread of its own (tracking.selectors), which cannot
+        # see a test's uncommitted rows: here it reads in the request's thread instead.
+        original = selectors._active_ids
+        selectors._active_ids = _active_ids_in_request_thread
     executor = EventExecutor(batch_interval=0.02) if transactional else PausedExecutor()
     previous = set_executor(executor)
     yield executor
     if transactional:
         executor.shutdown(timeout=10)
+    else:
+        selectors._active_ids = original
     set_executor(previous)
+
+
+async def _active_ids_in_request_thread(ids: list[int]) -> set[int]:
+    """The product check on the test's own connection (and in its transaction)."""
+    from asgiref.sync import sync_to_async
+
+    from marketplace.models import Product
+
+    active = Product.objects.filter(id__in=ids, is_active=True).values_list("id", flat=True)
+    return await sync_to_async(set)(active)
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,7 @@
 
 The executor (tracking.executor) gathers batches; an applier delivers one and owns
 everything that can go wrong on the way: retries, waiting out an outage, isolating an
-event the database refuses. Two exist, chosen in ``build_applier`` and nowhere else:
+event the database refuses. Two exist, chosen in ``tracking.backends.build_applier`` and nowhere else:
 
 - ``InProcessApplier`` writes the batch in this process (``apply_isolating``);
 - ``tracking.celery_backend.CeleryApplier`` publishes it to the broker, wrapped in a
@@ -144,14 +144,3 @@ class InProcessApplier(Applier):
                     return BatchResult(0, 0, failed=len(batch))
                 control.count_retry()
                 time.sleep(backoff(transient, base=self.retry_base_delay, cap=self.outage_max_wait))
-
-
-def build_applier() -> Applier:
-    """The applier ``TRACKING_BACKEND`` selects: the one place that chooses."""
-    if settings.TRACKING_BACKEND == "celery":
-        # Imported here: celery_backend builds on this module (a real cycle), and Celery
-        # and kombu then load only in processes that publish to a broker.
-        from tracking.celery_backend import celery_applier
-
-        return celery_applier()
-    return InProcessApplier()

@@ -34,9 +34,11 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import connection
 
-from tracking.appliers import Applier, Batch, DeliveryControl, build_applier
+from tracking.appliers import Applier, Batch, DeliveryControl
 from tracking.apply import BatchResult
+from tracking.backends import build_applier
 from tracking.events import TrackingEvent
+from tracking.outage import open_connection_pool
 from tracking.stats import TrackingStats
 
 logger = logging.getLogger(__name__)
@@ -119,6 +121,7 @@ class EventExecutor:
                 thread.start()
                 self._threads.append(thread)
             self.applier.start(wake_workers=self._wake_workers, control=self._control)
+        open_connection_pool()  # now, while threads can start: the drain at exit may need it
         atexit.register(self.shutdown)
         _install_sigterm_drain(self)
 

@@ -69,8 +69,9 @@ class ProductMetrics(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["-total_views", "product"], name="metrics_most_viewed"),
-            models.Index(fields=["-total_sales", "product"], name="metrics_best_selling"),
+            # In the listing's sort direction, id included: MOST_VIEWED / BEST_SELLING walk these.
+            models.Index(fields=["-total_views", "-product"], name="metrics_views_desc"),
+            models.Index(fields=["-total_sales", "-product"], name="metrics_sales_desc"),
         ]
 
     def __str__(self) -> str:
@@ -127,3 +128,103 @@ class AppliedBatch(models.Model):
 
     def __str__(self) -> str:
         return self.batch_id
+
+
+class ProcessStats(models.Model):
+    """One server process's tracking statistics, as it last published them.
+
+    Each server process upserts its row every ``TRACKING_STATS_INTERVAL`` seconds, so that any
+    process (and ``test_async_tracking --status``) can report the whole deployment: rows not
+    updated for ``TRACKING_STATS_STALE_AFTER`` seconds belong to processes that died and are
+    ignored. A process that stops cleanly deletes its row. The database, not the cache: the
+    default cache is per process, and the database is the one store every process shares.
+    """
+
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    updated_at = models.DateTimeField(db_index=True)
+    enqueued = models.BigIntegerField(default=0)
+    processed = models.BigIntegerField(default=0)
+    dropped = models.BigIntegerField(default=0)
+    failed = models.BigIntegerField(default=0)
+    retried = models.BigIntegerField(default=0)
+    discarded = models.BigIntegerField(default=0)
+    batches = models.BigIntegerField(default=0)
+    rate_limited = models.BigIntegerField(default=0)
+    queue_depth = models.BigIntegerField(default=0)
+    oldest_pending_age = models.FloatField(default=0.0)
+    last_batch_duration = models.FloatField(default=0.0)
+    last_batch_size = models.BigIntegerField(default=0)
+    workers_alive = models.IntegerField(default=0)
+    unconfirmed = models.BigIntegerField(default=0)
+    resent = models.BigIntegerField(default=0)
+    released = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "process stats"
+        constraints = [models.UniqueConstraint(fields=["host", "pid"], name="process_stats_host_pid")]
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.pid}"
+
+
+class MetricsBucket(models.Model):
+    """The counters of one product over one period (``start`` up to the next period).
+
+    Written by the same transaction as the totals (``tracking.apply``), so a bucket never
+    counts an event the totals do not. Counters are what happened in the period, not running
+    totals: favorites are split into added and removed, cart counters are units.
+    ``unique_viewers`` counts distinct visitors in the period, so a day's value is not the
+    sum of its hours."""
+
+    product = models.ForeignKey(Product, related_name="+", on_delete=models.CASCADE, db_index=False)
+    start = models.DateTimeField()
+    impressions = models.BigIntegerField(default=0)
+    views = models.BigIntegerField(default=0)
+    clicks = models.BigIntegerField(default=0)
+    favorites_added = models.BigIntegerField(default=0)
+    favorites_removed = models.BigIntegerField(default=0)
+    cart_additions = models.BigIntegerField(default=0)
+    cart_removals = models.BigIntegerField(default=0)
+    sales = models.BigIntegerField(default=0)
+    unique_viewers = models.BigIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"metrics of product {self.product_id} from {self.start:%Y-%m-%d %H:%M}"
+
+
+BUCKET_COUNTERS = (
+    "impressions",
+    "views",
+    "clicks",
+    "favorites_added",
+    "favorites_removed",
+    "cart_additions",
+    "cart_removals",
+    "sales",
+    "unique_viewers",
+    "revenue",
+)
+
+
+class HourlyMetrics(MetricsBucket):
+    """One hour (UTC) of one product; kept ``METRICS_HOURLY_RETENTION_DAYS``."""
+
+    class Meta:
+        verbose_name_plural = "hourly metrics"
+        constraints = [models.UniqueConstraint(fields=["product", "start"], name="hourly_metrics_product_start")]
+        indexes = [models.Index(fields=["start"], name="hourly_metrics_start")]
+
+
+class DailyMetrics(MetricsBucket):
+    """One day of one product, the day starting at midnight in ``METRICS_TIME_ZONE``; kept forever."""
+
+    class Meta:
+        verbose_name_plural = "daily metrics"
+        constraints = [models.UniqueConstraint(fields=["product", "start"], name="daily_metrics_product_start")]
+        indexes = [models.Index(fields=["start"], name="daily_metrics_start")]

@@ -76,6 +76,20 @@ def discard_broken_connection() -> None:
         close_connection()
 
 
+def open_connection_pool() -> None:
+    """Open the database's connection pool (PostgreSQL with ``OPTIONS["pool"]``) if it is not
+    open yet. The pool starts worker threads when it opens, and at interpreter exit Python
+    refuses new threads: a script that queued events without touching the database would
+    otherwise fail to drain or confirm them in its ``atexit`` handler. Does not wait for a
+    connection (``open(wait=False)``), so an unreachable server does not block the caller."""
+    pool = getattr(connection, "pool", None)
+    if pool is not None:
+        try:
+            pool.open()
+        except Exception as exc:  # a pool that cannot open now opens on first use, as before
+            logger.warning("Could not open the database connection pool early: %s", exc)
+
+
 def close_connection() -> None:
     """Drop this thread's connection, whatever state it is in (a dead socket may raise)."""
     try:

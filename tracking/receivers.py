@@ -11,7 +11,14 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from marketplace.models import Product
-from marketplace.signals import cart_changed, favorite_changed, order_placed, products_bulk_created, server_shutdown
+from marketplace.signals import (
+    cart_changed,
+    favorite_changed,
+    order_placed,
+    products_bulk_created,
+    server_shutdown,
+    server_started,
+)
 from tracking.apply import apply_events
 from tracking.metrics import MetricsHelper
 from tracking.models import ProductMetrics
@@ -44,6 +51,21 @@ def drain_tracking_on_shutdown(sender, **kwargs) -> None:
     executor = current_executor()
     if executor is not None:
         executor.shutdown()
+
+
+@receiver(server_started, dispatch_uid="tracking.publish_stats_on_startup")
+def publish_tracking_stats(sender, **kwargs) -> None:
+    """A server process shares its tracking statistics with the others (trackingStatus)."""
+    from tracking.process_stats import start_publishing
+
+    start_publishing()
+
+
+@receiver(server_shutdown, dispatch_uid="tracking.withdraw_stats_on_shutdown")
+def withdraw_tracking_stats(sender, **kwargs) -> None:
+    from tracking.process_stats import stop_publishing
+
+    stop_publishing()
 
 
 @receiver(favorite_changed, dispatch_uid="tracking.favorite_changed")

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DatabaseError
-from django.db.models import F, QuerySet, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, QuerySet
 
 from marketplace.models import Product
 from tracking.outage import close_connection, is_outage
 
 
 def with_metric(qs: QuerySet[Product], field: str, alias: str) -> QuerySet[Product]:
-    """Annotate a metrics counter, 0 for products whose metrics row is still missing."""
-    return qs.annotate(**{alias: Coalesce(F(f"metrics__{field}"), Value(0))})
+    """Annotate a metrics counter through an INNER join, so that a listing ordered by it
+    walks the metrics index in order and stops after a page (a LEFT JOIN with
+    ``COALESCE(x, 0)`` sorted every active product). Every product has its row: created
+    with the product, backfilled by migration and ``create_missing_metrics`` for imports;
+    ``reconcile_metrics`` reports products without one."""
+    return qs.filter(metrics__isnull=False).annotate(
+        **{alias: F(f"metrics__{field}"), "sort_product_id": F("metrics__product_id")}
+    )
 
 
 # product id -> monotonic time until which it is known to be active. A tracking
@@ -33,6 +39,14 @@ _MAX_CACHED = 200_000
 # active: long enough to ride out a restart or a failover, short enough that a product
 # deactivated elsewhere (another process, raw SQL) meanwhile collects little.
 OUTAGE_GRACE_SECONDS = 15 * 60
+# How long the check may wait for the database before it is taken as away. With a
+# connection pool an unreachable server does not fail fast: a request waits up to
+# DB_POOL_TIMEOUT for a connection that never comes, and tracking must keep answering.
+ACTIVE_CHECK_TIMEOUT = 2.0
+# Once the database was found away, checks answer from memory for this long before one
+# tries it again, so that an outage costs one slow check per second, not one per request.
+OUTAGE_RECHECK_SECONDS = 1.0
+_database_away_until = 0.0
 
 
 class ActivityUnknown(Exception):
@@ -55,11 +69,15 @@ async def trackable_product_ids(product_ids: Iterable[int]) -> set[int]:
     known = {pid for pid in ids if _active_until.get(pid, 0.0) > now}
     missing = [pid for pid in ids if pid not in known]
     if missing:
+        global _database_away_until
+        if now < _database_away_until:
+            return _seen_active_recently(ids, now)
         try:
-            found = await _active_ids(missing)
-        except DatabaseError as exc:
-            if not is_outage(exc):
+            found = await asyncio.wait_for(_active_ids(missing), ACTIVE_CHECK_TIMEOUT)
+        except (TimeoutError, DatabaseError) as exc:
+            if isinstance(exc, DatabaseError) and not is_outage(exc):
                 raise
+            _database_away_until = time.monotonic() + OUTAGE_RECHECK_SECONDS
             return _seen_active_recently(ids, now)
         ttl = settings.TRACKING_ACTIVE_CACHE_SECONDS
         if ttl > 0:
@@ -72,13 +90,17 @@ async def trackable_product_ids(product_ids: Iterable[int]) -> set[int]:
 
 
 async def _active_ids(ids: list[int]) -> set[int]:
-    active = Product.objects.filter(id__in=ids, is_active=True).values_list("id", flat=True)
+    # In a thread of its own, not the request's: a check that outlives its timeout (a pool
+    # waiting for a server that is gone) must not hold the request, whose end waits for
+    # its own thread.
+    return await sync_to_async(_active_ids_now, thread_sensitive=False)(ids)
+
+
+def _active_ids_now(ids: list[int]) -> set[int]:
     try:
-        return {pid async for pid in active}
-    except DatabaseError as exc:
-        if is_outage(exc):
-            await sync_to_async(close_connection)()  # the request thread's connection is broken
-        raise
+        return set(Product.objects.filter(id__in=ids, is_active=True).values_list("id", flat=True))
+    finally:
+        close_connection()  # back to the pool (this thread serves no request that would close it)
 
 
 def _seen_active_recently(ids: list[int], now: float) -> set[int]:

@@ -7,11 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import F, Q, Subquery, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Q, Subquery
 
 from graph.loaders.base import Loader, Primed
-from graph.pagination import Ordering, SortKey, slice_page
+from graph.pagination import Ordering, Slice, SortKey, Window, pages_per_parent
 from marketplace import selectors
 from marketplace.models import Category, ProductReview
 
@@ -87,39 +86,22 @@ REVIEW_ORDER = Ordering("REVIEWS_NEWEST", (SortKey("created_at", True, datetime)
 @dataclass(frozen=True)
 class ReviewPageKey:
     product_id: int
-    first: int
-    after: tuple | None
+    window: Window
 
 
 class ReviewPageByProductIdLoader(Loader):
-    """A page of each product's reviews, newest first: one windowed query per batch."""
+    """A page of each product's reviews, newest first: one query per batch (``pages_per_parent``)."""
 
     context_key = "review_page_by_product_id"
 
-    def load_batch(self, keys: list[ReviewPageKey]) -> list[tuple[list[ProductReview], bool]]:
-        results: dict[ReviewPageKey, tuple[list, bool]] = {}
-        by_window: dict[tuple, list[ReviewPageKey]] = {}
-        for key in keys:
-            by_window.setdefault((key.first, key.after), []).append(key)
-        for (first, after), group in by_window.items():
-            if len(group) == 1:
-                qs = ProductReview.objects.filter(product_id=group[0].product_id)
-                results[group[0]] = slice_page(qs, REVIEW_ORDER, first, after)
-                continue
-            qs = ProductReview.objects.filter(product_id__in=[k.product_id for k in group])
-            if after is not None:
-                qs = qs.filter(REVIEW_ORDER.after(after))
-            qs = (
-                qs.annotate(row=Window(RowNumber(), partition_by=F("product_id"), order_by=REVIEW_ORDER.order_by()))
-                .filter(row__lte=first + 1)
-                .order_by("product_id", *REVIEW_ORDER.order_by())
-            )
-            rows: dict[int, list] = {}
-            for review in qs:
-                rows.setdefault(review.product_id, []).append(review)
-            for key in group:
-                page = rows.get(key.product_id, [])
-                results[key] = (page[:first], len(page) > first)
+    def load_batch(self, keys: list[ReviewPageKey]) -> list[Slice]:
+        results: dict[ReviewPageKey, Slice] = {}
+        by_window: dict[Window, list[ReviewPageKey]] = {}
+        for key in dict.fromkeys(keys):
+            by_window.setdefault(key.window, []).append(key)
+        for window, group in by_window.items():
+            querysets = {key: ProductReview.objects.filter(product_id=key.product_id) for key in group}
+            results.update(pages_per_parent(querysets, REVIEW_ORDER, window))
         return [results[key] for key in keys]
 
 

@@ -28,7 +28,7 @@ from graph.ids import decode_id
 from graph.mutations.common import call_service
 from graph.permissions import require_user
 from graph.types.accounts import ApiTokenType, UserType
-from graph.types.errors import UserError
+from graph.types.errors import UserError, UserErrorCode
 from marketplace.ratelimit import client_address
 from marketplace.services import accounts
 
@@ -39,7 +39,7 @@ PASSWORD_MUTATIONS = frozenset({"register", "login"})
 async def _throttled(call: Awaitable[tuple]) -> tuple:
     """A service's rate limit is the client's error to see at the top (RATE_LIMITED), not a payload error."""
     result, errors = await call
-    if errors and errors[0].code == "rate_limited":
+    if errors and errors[0].code is UserErrorCode.RATE_LIMITED:
         raise RateLimited(errors[0].message)
     return result, errors
 

@@ -12,7 +12,7 @@ from graph.ids import decode_id
 from graph.mutations.common import active_product, call_service, not_found, own_product
 from graph.permissions import require_user
 from graph.types.catalogue import ProductImageType, ProductType, ReviewType
-from graph.types.errors import UserError
+from graph.types.errors import UserError, UserErrorCode
 from marketplace import selectors
 from marketplace.models import Category
 from marketplace.services import products, reviews
@@ -62,7 +62,10 @@ class CatalogueMutation:
             missing = [n for n in ("name", "price", "category") if getattr(input, n) is None]
             return ProductPayload(
                 product=None,
-                errors=[UserError(field=f"input.{n}", message=f"{n} is required.", code="required") for n in missing],
+                errors=[
+                    UserError(field=f"input.{n}", message=f"{n} is required.", code=UserErrorCode.REQUIRED)
+                    for n in missing
+                ],
             )
         category = await _category(input.category)
         if category is None:

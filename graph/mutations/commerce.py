@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from asgiref.sync import sync_to_async
 from strawberry.types import Info
@@ -12,10 +14,16 @@ from graph.mutations.common import active_product, any_product, call_service, no
 from graph.permissions import require_user
 from graph.types.catalogue import ProductType
 from graph.types.commerce import CartType, OrderType
-from graph.types.errors import UserError
+from graph.types.errors import UserError, UserErrorCode
 from marketplace.models import Cart
 from marketplace.services import cart as carts
 from marketplace.services import favorites, orders
+
+IDEMPOTENCY_KEY_HELP = (
+    "A key the client chooses per purchase (1 to 100 printable characters, a UUID say). Checking out again "
+    "with a key you already used returns that order instead of placing a new one; the same key with a cart "
+    "holding other lines is the error idempotency_key_reused."
+)
 
 
 @strawberry.type
@@ -91,12 +99,21 @@ class CommerceMutation:
             return cart_payload(info, cart, not_found())
         removed, errors = await call_service(carts.remove_from_cart, cart=cart, product=product)
         if not errors and not removed:
-            errors = [UserError(field="productId", message="This product is not in the cart.", code="not_in_cart")]
+            errors = [
+                UserError(field="productId", message="This product is not in the cart.", code=UserErrorCode.NOT_IN_CART)
+            ]
         return cart_payload(info, cart, errors)
 
-    @strawberry.mutation(description="Buy what is in the cart: one order, stock and metrics updated at once.")
-    async def checkout(self, info: Info) -> CheckoutPayload:
+    @strawberry.mutation(
+        description="Buy what is in the cart: one order, stock and metrics updated at once. Lines whose "
+        "product is no longer sold stay in the cart and are not bought."
+    )
+    async def checkout(
+        self,
+        info: Info,
+        idempotency_key: Annotated[str | None, strawberry.argument(description=IDEMPOTENCY_KEY_HELP)] = None,
+    ) -> CheckoutPayload:
         user = require_user(info)
         cart = await request_cart(info, create=False)
-        order, errors = await call_service(orders.checkout, user=user, cart=cart)
+        order, errors = await call_service(orders.checkout, user=user, cart=cart, idempotency_key=idempotency_key)
         return CheckoutPayload(order=order, errors=errors)

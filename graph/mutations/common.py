@@ -8,7 +8,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 
 from graph.ids import decode_id
-from graph.types.errors import UserError
+from graph.types.errors import UserError, UserErrorCode
 from marketplace import selectors
 from marketplace.models import Product
 from marketplace.services.errors import ServiceError
@@ -20,7 +20,9 @@ ARGUMENT_NAMES = {"product": "productId", "token": "tokenId"}
 
 def user_error(exc: ServiceError) -> UserError:
     """The service's error in the API's words: its field becomes the argument's name."""
-    return UserError(field=ARGUMENT_NAMES.get(exc.field, exc.field), message=exc.message, code=exc.code)
+    return UserError(
+        field=ARGUMENT_NAMES.get(exc.field, exc.field), message=exc.message, code=UserErrorCode.of(exc.code)
+    )
 
 
 async def call_service(fn: Callable[..., Any], /, **kwargs) -> tuple[Any, list[UserError]]:
@@ -32,7 +34,7 @@ async def call_service(fn: Callable[..., Any], /, **kwargs) -> tuple[Any, list[U
 
 
 def not_found(field: str = "productId", what: str = "product") -> list[UserError]:
-    return [UserError(field=field, message=f"No such {what}.", code="not_found")]
+    return [UserError(field=field, message=f"No such {what}.", code=UserErrorCode.NOT_FOUND)]
 
 
 async def active_product(product_id: str, field: str = "productId") -> Product | None:

@@ -9,7 +9,7 @@ from strawberry.types import Info
 from graph.errors import BadUserInput
 from graph.ids import decode_id
 from graph.ratelimit import hit, visitor
-from graph.types.tracking import TrackingReceipt
+from graph.types.tracking import TrackingReceipt, TrackingRefusalReason
 from tracking import tracker
 from tracking.executor import get_executor
 from tracking.selectors import ActivityUnknown, trackable_product_ids
@@ -46,13 +46,13 @@ async def _checked(ids: list[str], field: str) -> list[int]:
 def _unavailable() -> TrackingReceipt:
     """The database is away and could not say whether a product is active (see
     ``trackable_product_ids``): refused, so that the client may send it again later."""
-    return TrackingReceipt(accepted=False, queued=0, reason="database_unavailable")
+    return TrackingReceipt(accepted=False, queued=0, reason=TrackingRefusalReason.DATABASE_UNAVAILABLE)
 
 
 def _receipt(accepted: bool, count: int) -> TrackingReceipt:
     if accepted:
         return TrackingReceipt(accepted=True, queued=count)
-    return TrackingReceipt(accepted=False, queued=0, reason="queue_full")
+    return TrackingReceipt(accepted=False, queued=0, reason=TrackingRefusalReason.QUEUE_FULL)
 
 
 def _offer(info: Info, events) -> TrackingReceipt:
@@ -60,7 +60,7 @@ def _offer(info: Info, events) -> TrackingReceipt:
     who = visitor(info.context.request, info.context.user)
     if not hit("tracking", who, limit=settings.TRACKING_RATE_LIMIT):
         get_executor().count_rate_limited(len(events))
-        return TrackingReceipt(accepted=False, queued=0, reason="rate_limited")
+        return TrackingReceipt(accepted=False, queued=0, reason=TrackingRefusalReason.RATE_LIMITED)
     return _receipt(get_executor().offer(events), len(events))
 
 

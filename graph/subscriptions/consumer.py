@@ -54,7 +54,13 @@ class SubscriptionsOnlyHandler(BaseGraphQLTransportWSHandler):
     async def handle_subscribe(self, message) -> None:
         payload = message.get("payload")
         if self.connection_acknowledged and isinstance(payload, dict) and isinstance(payload.get("query"), str):
-            refusal = _not_a_subscription(payload["query"], payload.get("operationName"))
+            try:
+                refusal = _not_a_subscription(payload["query"], payload.get("operationName"))
+            except GraphQLSyntaxError as exc:
+                # The protocol's answer to a document that does not parse. Closed here because the
+                # schema's ParserCache parses in its hook, where strawberry's stream cannot catch it.
+                await self.websocket.close(code=4400, reason=exc.message[:120])
+                return
             if refusal is not None and message.get("id") not in self.operations:
                 error = GraphQLError(refusal, extensions={"code": "BAD_USER_INPUT"})
                 await self.send_message({"id": message["id"], "type": "error", "payload": [error.formatted]})
@@ -63,10 +69,7 @@ class SubscriptionsOnlyHandler(BaseGraphQLTransportWSHandler):
 
 
 def _not_a_subscription(query: str, operation_name: str | None) -> str | None:
-    try:
-        operation = get_operation_ast(parse(query, max_tokens=settings.GRAPHQL_MAX_TOKENS), operation_name)
-    except GraphQLSyntaxError:
-        return None  # strawberry closes the socket with 4400, as the protocol says
+    operation = get_operation_ast(parse(query, max_tokens=settings.GRAPHQL_MAX_TOKENS), operation_name)
     if operation is None or operation.operation == OperationType.SUBSCRIPTION:
         return None
     return f"Only subscriptions run over the websocket: send this {operation.operation.value} as an HTTP POST."

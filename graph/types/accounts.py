@@ -8,10 +8,10 @@ import strawberry
 from asgiref.sync import sync_to_async
 from strawberry.types import Info
 
-from graph.pagination import Ordering, SortKey, decode_cursor, encode_cursor, page_size, slice_page
-from graph.types.catalogue import ProductConnection, ProductEdge
+from graph.pagination import Ordering, SortKey, TotalCount, connection, counted_once, fetch_page
+from graph.types.catalogue import ProductConnection, product_connection
 from graph.types.commerce import OrderConnection, OrderEdge
-from graph.types.common import PageInfo, global_id_field
+from graph.types.common import global_id_field
 from marketplace import selectors
 
 NEWEST_FIRST = (SortKey("created_at", True, datetime), SortKey("id", True))
@@ -31,25 +31,14 @@ class ApiTokenType:
     id: strawberry.ID = global_id_field("ApiToken")
 
 
-async def _page(qs, ordering: Ordering, first: int | None, after: str | None):
-    size = page_size(first)
-    cursor = decode_cursor(ordering, after) if after else None
-    return await sync_to_async(slice_page)(qs, ordering, size, cursor)
+async def _product_page(qs, ordering: Ordering, paging: dict, *, node) -> ProductConnection:
+    """A ProductConnection over ``qs`` (rows turned into products by ``node``), counted lazily
+    (exactly: a user's own favorites and products are few)."""
 
+    async def count() -> TotalCount:
+        return TotalCount(await qs.acount())
 
-async def _product_page(qs, ordering: Ordering, first: int | None, after: str | None, *, node) -> ProductConnection:
-    """A ProductConnection over ``qs`` (rows turned into products by ``node``), counted lazily."""
-    rows, has_next = await _page(qs, ordering, first, after)
-    edges = [ProductEdge(cursor=encode_cursor(ordering, row), node=node(row)) for row in rows]
-
-    async def count() -> int:
-        return await qs.acount()
-
-    return ProductConnection(
-        edges=edges,
-        page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
-        count=count,
-    )
+    return product_connection(await fetch_page(qs, ordering, **paging, count=counted_once(count)), node)
 
 
 @strawberry.type(name="User", description="The logged-in user, as they see themselves.")
@@ -60,29 +49,47 @@ class UserType:
 
     id: strawberry.ID = global_id_field("User")
 
-    @strawberry.field(description="Favorited products, most recent first.")
+    @strawberry.field(
+        description="Favorited products, most recent first. A product its seller stopped selling is left out "
+        "(it comes back if sold again), except for its seller and staff."
+    )
     async def favorites(
-        self, root: strawberry.Parent[object], first: int | None = 20, after: str | None = None
+        self,
+        root: strawberry.Parent[object],
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> ProductConnection:
         qs = selectors.favorites_of(user=root)
-        return await _product_page(qs, FAVORITES_ORDER, first, after, node=lambda favorite: favorite.product)
+        paging = {"first": first, "after": after, "last": last, "before": before}
+        return await _product_page(qs, FAVORITES_ORDER, paging, node=lambda favorite: favorite.product)
 
     @strawberry.field(description="Orders, most recent first.")
     async def orders(
-        self, root: strawberry.Parent[object], first: int | None = 20, after: str | None = None
+        self,
+        root: strawberry.Parent[object],
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> OrderConnection:
-        rows, has_next = await _page(selectors.orders_of(user=root), ORDERS_ORDER, first, after)
-        edges = [OrderEdge(cursor=encode_cursor(ORDERS_ORDER, o), node=o) for o in rows]
-        return OrderConnection(
-            edges=edges, page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None)
-        )
+        paging = {"first": first, "after": after, "last": last, "before": before}
+        page = await fetch_page(selectors.orders_of(user=root), ORDERS_ORDER, **paging)
+        return connection(page, OrderConnection, OrderEdge)
 
     @strawberry.field(description="Products this user sells, active or not, newest first.")
     async def products(
-        self, root: strawberry.Parent[object], first: int | None = 20, after: str | None = None
+        self,
+        root: strawberry.Parent[object],
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> ProductConnection:
         qs = selectors.products_sold_by(user=root)
-        return await _product_page(qs, MY_PRODUCTS_ORDER, first, after, node=lambda product: product)
+        paging = {"first": first, "after": after, "last": last, "before": before}
+        return await _product_page(qs, MY_PRODUCTS_ORDER, paging, node=lambda product: product)
 
     @strawberry.field(description="API tokens, active and revoked.")
     async def tokens(self, root: strawberry.Parent[object], info: Info) -> list[ApiTokenType]:

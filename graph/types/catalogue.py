@@ -26,20 +26,25 @@ from graph.loaders import (
 )
 from graph.loaders.catalogue import REVIEW_ORDER, ReviewPageKey
 from graph.orderings import ProductOrder
-from graph.pagination import decode_cursor, encode_cursor, page_size
+from graph.pagination import Page, TotalCount, connection, page_window
+from graph.resolvers import categories as category_resolvers
 from graph.types.common import PageInfo, global_id_field
+from graph.types.node import Node
 from graph.types.product_metrics import ProductMetricsType
 from marketplace.models import Category, Product, ProductReview
 
 ProductOrderEnum = strawberry.enum(
     ProductOrder,
     name="ProductOrder",
-    description="Listing orders. Every order ends with the product id, so pages never skip or repeat.",
+    description=(
+        "Listing orders. Every order ends with the product id, so pages never skip or repeat. "
+        "The default is NEWEST, or RELEVANCE when filter.search is given; RELEVANCE needs a search."
+    ),
 )
 
 
 @strawberry.type(name="Seller", description="The public face of a user who sells.")
-class SellerType:
+class SellerType(Node):
     id: strawberry.ID = global_id_field("Seller")
 
     @strawberry.field(description="Full name when given, else the username.")
@@ -61,11 +66,14 @@ class RatingType:
 
 
 @strawberry.type(name="Review")
-class ReviewType:
+class ReviewType(Node):
     rating: int
     title: str
     body: str
     created_at: datetime
+    verified_purchase: bool = strawberry.field(
+        description="The author had bought the product (a placed order) when they wrote the review."
+    )
 
     id: strawberry.ID = global_id_field("Review")
 
@@ -87,7 +95,7 @@ class ReviewConnection:
 
 
 @strawberry.type(name="Product")
-class ProductType:
+class ProductType(Node):
     name: str
     slug: str
     description: str
@@ -129,18 +137,19 @@ class ProductType:
     def is_active(self, root: strawberry.Parent[Product]) -> bool:
         return root.is_active
 
-    @strawberry.field(description="Reviews, newest first.")
+    @strawberry.field(description="Reviews, newest first (10 a page unless `first` or `last` says otherwise).")
     async def reviews(
-        self, root: strawberry.Parent[Product], info: Info, first: int | None = 10, after: str | None = None
+        self,
+        root: strawberry.Parent[Product],
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> ReviewConnection:
-        size = page_size(first, default=10)
-        cursor = decode_cursor(REVIEW_ORDER, after) if after else None
-        rows, has_next = await ReviewPageByProductIdLoader(info.context).load(ReviewPageKey(root.pk, size, cursor))
-        edges = [ReviewEdge(cursor=encode_cursor(REVIEW_ORDER, r), node=r) for r in rows]
-        return ReviewConnection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
-        )
+        window = page_window(REVIEW_ORDER, first=first, after=after, last=last, before=before, default=10)
+        found = await ReviewPageByProductIdLoader(info.context).load(ReviewPageKey(root.pk, window))
+        return connection(Page.of(found, REVIEW_ORDER), ReviewConnection, ReviewEdge)
 
 
 @strawberry.type
@@ -153,15 +162,27 @@ class ProductEdge:
 class ProductConnection:
     edges: list[ProductEdge]
     page_info: PageInfo
-    count: strawberry.Private[Callable[[], Awaitable[int]]]
+    count: strawberry.Private[Callable[[], Awaitable[TotalCount]]]
 
-    @strawberry.field(description="Number of products matching the filter, over all pages.")
+    @strawberry.field(
+        description="Number of products matching the filter, over all pages. Exact when "
+        "`totalCountIsExact`; otherwise a lower bound (matches are counted up to 1000)."
+    )
     async def total_count(self) -> int:
-        return await self.count()
+        return (await self.count()).value
+
+    @strawberry.field(description="False when `totalCount` is a lower bound (more than 1000 matches with a filter).")
+    async def total_count_is_exact(self) -> bool:
+        return (await self.count()).exact
+
+
+def product_connection(page: Page, node: Callable[[object], Product] = lambda product: product) -> ProductConnection:
+    """The connection of a page of products (``node`` turns a row into its product)."""
+    return connection(page, ProductConnection, ProductEdge, node, count=page.count)
 
 
 @strawberry.type(name="Category")
-class CategoryType:
+class CategoryType(Node):
     name: str
     slug: str
     description: str
@@ -179,26 +200,25 @@ class CategoryType:
         return ChildrenByCategoryIdLoader(info.context).load(root.pk)
 
     @strawberry.field(description="Active products in this category and its descendants.")
-    async def product_count(self, root: strawberry.Parent[Category], info: Info) -> int:
-        from graph.resolvers.products import category_product_count
+    def product_count(self, root: strawberry.Parent[Category]) -> int:
+        return root.product_count  # maintained with every product write (marketplace.sort_keys)
 
-        return await category_product_count(info, root)
-
-    @strawberry.field(description="Active products in this category and its descendants.")
+    @strawberry.field(description="Active products in this category and its descendants (20 a page by default).")
     async def products(
         self,
         root: strawberry.Parent[Category],
         info: Info,
-        first: int | None = 20,
+        first: int | None = None,
         after: str | None = None,
         filter: ProductFilter | None = None,  # noqa: A002  (the API's argument name)
-        order_by: ProductOrderEnum | None = ProductOrder.NEWEST,
+        order_by: ProductOrderEnum | None = None,  # NEWEST, or RELEVANCE with a search
+        last: int | None = None,
+        before: str | None = None,
     ) -> ProductConnection:
-        from graph.resolvers.products import category_products
-
-        return await category_products(
-            info, root, first=first, after=after, filter=filter, order_by=order_by or ProductOrder.NEWEST
+        page = await category_resolvers.category_products(
+            info, root, first=first, after=after, filter=filter, order_by=order_by, last=last, before=before
         )
+        return product_connection(page)
 
 
 @strawberry.input(description="Narrow a product listing. Every field is optional; all given ones must match.")
@@ -206,7 +226,11 @@ class ProductFilter:
     category: strawberry.ID | None = strawberry.field(
         default=None, description="A Category ID or slug; descendant categories are included."
     )
-    search: str | None = strawberry.field(default=None, description="Words in the name or description.")
+    search: str | None = strawberry.field(
+        default=None,
+        description="Words that the name or description must all contain, the last one as a prefix "
+        '("blue sho" finds "Blue shoes"). Punctuation is ignored; text without a word matches nothing.',
+    )
     min_price: Decimal | None = None
     max_price: Decimal | None = None
     seller: strawberry.ID | None = strawberry.field(default=None, description="A Seller ID.")

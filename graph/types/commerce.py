@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from decimal import Decimal
 
@@ -11,7 +12,15 @@ from strawberry.types import Info
 from graph.loaders.commerce import CartItemsByCartIdLoader, OrderItemsByOrderIdLoader
 from graph.types.catalogue import ProductType
 from graph.types.common import PageInfo, global_id_field
+from graph.types.node import Node
 from marketplace.models import Cart, CartItem, Order, OrderItem
+
+
+@strawberry.enum(description="Where an order stands.")
+class OrderStatus(enum.Enum):
+    # The model's choices, one for one (a test holds them together).
+    PLACED = Order.Status.PLACED.value
+    CANCELLED = Order.Status.CANCELLED.value
 
 
 @strawberry.type(name="CartItem")
@@ -21,6 +30,13 @@ class CartItemType:
     @strawberry.field
     def product(self, root: strawberry.Parent[CartItem]) -> ProductType:
         return root.product
+
+    @strawberry.field(
+        description="False once the seller stopped selling the product: the line stays so that the shopper "
+        "sees what happened (and can remove it), but checkout does not buy it and the totals leave it out."
+    )
+    def available(self, root: strawberry.Parent[CartItem]) -> bool:
+        return root.product.is_active
 
     @strawberry.field
     def line_total(self, root: strawberry.Parent[CartItem]) -> Decimal:
@@ -35,14 +51,15 @@ class CartType:
     def items(self, root: strawberry.Parent[Cart], info: Info) -> list[CartItemType]:
         return CartItemsByCartIdLoader(info.context).load(root.pk)
 
-    @strawberry.field
+    @strawberry.field(description="Units checkout would buy (available lines only).")
     async def total_quantity(self, root: strawberry.Parent[Cart], info: Info) -> int:
-        return sum(item.quantity for item in await CartItemsByCartIdLoader(info.context).load(root.pk))
+        lines = await CartItemsByCartIdLoader(info.context).load(root.pk)
+        return sum(item.quantity for item in lines if item.product.is_active)
 
-    @strawberry.field(description="Sum of the lines at today's prices (checkout captures them).")
+    @strawberry.field(description="What checkout would charge: available lines at today's prices (it captures them).")
     async def subtotal(self, root: strawberry.Parent[Cart], info: Info) -> Decimal:
         lines = await CartItemsByCartIdLoader(info.context).load(root.pk)
-        return sum((item.product.price * item.quantity for item in lines), Decimal("0"))
+        return sum((item.product.price * item.quantity for item in lines if item.product.is_active), Decimal("0"))
 
 
 @strawberry.type(name="OrderItem")
@@ -59,13 +76,16 @@ class OrderItemType:
         return root.line_total
 
 
-@strawberry.type(name="Order")
-class OrderType:
-    status: str
+@strawberry.type(name="Order", description="An order; a Node only its owner and staff can fetch.")
+class OrderType(Node):
     total: Decimal
     created_at: datetime
 
     id: strawberry.ID = global_id_field("Order")
+
+    @strawberry.field
+    def status(self, root: strawberry.Parent[Order]) -> OrderStatus:
+        return OrderStatus(root.status)
 
     @strawberry.field
     def items(self, root: strawberry.Parent[Order], info: Info) -> list[OrderItemType]:

@@ -7,6 +7,9 @@ from typing import Any
 import strawberry
 
 from graph.ids import global_id
+from graph.pagination import PageInfo
+
+__all__ = ["PageInfo", "global_id_field"]
 
 
 def global_id_field(type_name: str) -> Any:
@@ -16,13 +19,3 @@ def global_id_field(type_name: str) -> Any:
         return strawberry.ID(global_id(type_name, root.pk))
 
     return strawberry.field(resolver=resolve)
-
-
-@strawberry.type(description="Where a page ends and whether another follows (Relay cursor connections).")
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
-    has_previous_page: bool = strawberry.field(
-        default=False, description="Always false: pages only go forward (use `after`)."
-    )
-    start_cursor: str | None = None

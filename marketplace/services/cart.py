@@ -1,4 +1,10 @@
-"""Carts: synchronous and immediately consistent. Quantities 1..99, never beyond stock."""
+"""Carts: synchronous and immediately consistent. Quantities 1..99, never beyond stock.
+
+A line whose product the seller deactivates stays in the cart: the shopper sees it
+marked unavailable (and can remove it) instead of finding it silently gone;
+checkout buys the other lines and leaves it (see ``orders.checkout``). Only an
+anonymous cart merged at login drops such lines, as it drops sold-out ones.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""Favorites: idempotent add and remove. Each real change is announced once."""
+"""Favorites: idempotent add and remove. Each real change is announced once.
+
+Deactivating a product keeps its favorites (they return if it is sold again), but
+a shopper no longer sees them: ``selectors.visible_favorites`` shows them to the
+product's seller and staff only, as the product itself.
+"""
 
 from __future__ import annotations
 

@@ -56,13 +56,24 @@ def create_product(
         stock=stock,
         slug=slug or _unique_slug(name),
     )
+    _full_clean(product, exclude=["slug"] if not slug else None)
+    return _save(product)
+
+
+def _full_clean(instance, *, exclude: list[str] | None = None, validate_unique: bool = True) -> None:
+    """The model's own validation (lengths, choices, URLs), as the field error a client can
+    act on: without it an over-long name is a DataError on PostgreSQL and silently stored
+    on SQLite. Foreign keys arrive as loaded rows, so they are not looked up again."""
     try:
-        product.full_clean(exclude=["slug"] if not slug else None)
+        instance.full_clean(
+            exclude=[*(exclude or ()), "seller", "category", "product"],
+            validate_unique=validate_unique,
+            validate_constraints=validate_unique,  # both query the database; the constraints hold anyway
+        )
     except ValidationError as exc:
         field, errors = next(iter(exc.error_dict.items()))
         code = "unique" if errors[0].code == "unique" else "invalid"
         raise ServiceError(errors[0].messages[0], field=field, code=code) from None
-    return _save(product)
 
 
 def update_product(*, product: Product, **changes) -> Product:
@@ -70,6 +81,8 @@ def update_product(*, product: Product, **changes) -> Product:
     _validate(changes)
     for key, value in changes.items():
         setattr(product, key, Decimal(value) if key == "price" else value)
+    # uniqueness is the constraint's job here (``_save`` maps it): no extra query per update
+    _full_clean(product, validate_unique=False)
     return _save(product)
 
 
@@ -95,5 +108,7 @@ def add_product_image(*, product: Product, url: str, alt_text: str = "") -> Prod
         URLValidator(schemes=["http", "https"])(url)
     except ValidationError:
         raise ServiceError("Enter a valid http(s) URL.", field="url", code="invalid") from None
-    position = product.images.count()
-    return ProductImage.objects.create(product=product, url=url, alt_text=alt_text[:200], position=position)
+    image = ProductImage(product=product, url=url, alt_text=alt_text[:200], position=product.images.count())
+    _full_clean(image, validate_unique=False)
+    image.save()
+    return image

@@ -46,6 +46,8 @@ def render(results: dict, listing: dict | None, tracking: dict | None, chart_not
     missed = missed_goals(results, listing, tracking)
     if missed:
         out += ["", "### Why the missed goals are missed (from this run's measurements)", "", *missed]
+    if results.get("overhead"):
+        out += _overhead_section(results["overhead"])
     if listing:
         out += _listing_section(results, listing, chart_note)
     if tracking:
@@ -57,6 +59,27 @@ def render(results: dict, listing: dict | None, tracking: dict | None, chart_not
     if results.get("profile"):
         out += _profile_section(results["profile"], listing)
     return "\n".join(out) + "\n"
+
+
+def _overhead_section(overhead: dict) -> list[str]:
+    p50 = overhead["p50_ms"]
+    rps = overhead["requests_per_second"]
+    return [
+        "",
+        "## Request overhead and workers",
+        "",
+        f"Client: {overhead['client']}. p50 at c=1, one uvicorn worker:",
+        "",
+        "| request | p50 ms |",
+        "|---|---|",
+        f"| bare async view, no middleware | {_ms(p50['bare_without_middleware'])} |",
+        f"| bare async view behind the middleware stack | {_ms(p50['bare_with_middleware'])} |",
+        f"| `{{ __typename }}` behind the middleware stack | {_ms(p50['typename_with_middleware'])} |",
+        "",
+        f"Production command `{overhead['command']}`, listing first=10 at c=16: "
+        + ", ".join(f"{w} worker(s) {v:.0f} req/s" for w, v in rps.items())
+        + f" (x{overhead['workers_ratio']:.2f}).",
+    ]
 
 
 def _listing_section(results: dict, listing: dict, chart_note: str | None) -> list[str]:

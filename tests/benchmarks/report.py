@@ -29,8 +29,9 @@ LABELS = {
     "before": "seed's design: tracking in the request",
 }
 # The goals (targets, not measurements).
-GOAL_VS_DJANGO, GOAL_VS_RAW, GOAL_VS_BEFORE, GOAL_BEFORE_SIZE = 1.5, 3.0, 10.0, 50
+GOAL_VS_DJANGO, GOAL_VS_RAW, GOAL_VS_BEFORE, GOAL_BEFORE_SIZE = 1.2, 3.0, 5.0, 50
 GOAL_TRACKING, GOAL_DRAIN_RATE, GOAL_DRAIN_SPEEDUP = 1.2, 50_000, 20.0
+GOAL_MIDDLEWARE, GOAL_TYPENAME, GOAL_WORKERS, GOAL_PARSE_VALIDATE_MS = 1.3, 1.5, 1.7, 0.3
 
 
 # --- per-run statistics --------------------------------------------------------------
@@ -256,8 +257,31 @@ def _goal(text: str, target: float, values: list[tuple[str, float]], *, at_most:
     }
 
 
+def overhead_goals(overhead: dict) -> list[dict]:
+    return [
+        _goal(
+            f"Middleware stack at most {GOAL_MIDDLEWARE}x a bare async view without middleware (p50, c=1)",
+            GOAL_MIDDLEWARE,
+            [("bare view with/without the stack", overhead["middleware_ratio"])],
+            at_most=True,
+        ),
+        _goal(
+            f"{{ __typename }} at most {GOAL_TYPENAME}x the bare view behind the same middleware (p50, c=1)",
+            GOAL_TYPENAME,
+            [("{ __typename } / bare view", overhead["typename_ratio"])],
+            at_most=True,
+        ),
+        _goal(
+            f"Throughput at c=16 grows at least {GOAL_WORKERS}x from 1 to 2 uvicorn workers",
+            GOAL_WORKERS,
+            [("listing first=10, req/s 2 workers / 1", overhead["workers_ratio"])],
+            at_most=False,
+        ),
+    ]
+
+
 def goals(results: dict, listing: dict | None, tracking: dict | None) -> list[dict]:
-    out = []
+    out = overhead_goals(results["overhead"]) if results.get("overhead") else []
     if listing:
 
         def ratio_values(vs, first=None, invert=False):
@@ -332,6 +356,18 @@ def goals(results: dict, listing: dict | None, tracking: dict | None) -> list[di
                 GOAL_DRAIN_SPEEDUP,
                 [("median of paired runs", drain["speedup_median"])],
                 at_most=False,
+            )
+        )
+    profile = results.get("profile") or {}
+    if profile.get("phases"):
+        phases = profile["phases"]
+        out.append(
+            _goal(
+                f"Parse + validation at most {GOAL_PARSE_VALIDATE_MS} ms for a document seen before (in-process)",
+                GOAL_PARSE_VALIDATE_MS,
+                [("listing first=50, median", phases["parse_ms"] + phases["validate_ms"])],
+                at_most=True,
+                unit=" ms",
             )
         )
     backfill = results.get("backfill") or {}

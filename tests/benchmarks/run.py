@@ -28,7 +28,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, replace
 
-from tests.benchmarks import database, loadgen, report
+from tests.benchmarks import database, loadgen, native, report
 from tests.benchmarks.database import ROOT
 from tests.benchmarks.profile_listing import LISTING
 
@@ -81,7 +81,7 @@ FULL = Mode(
     backfill_naive=20_000,
     profile_requests=200,
 )
-PHASES = ("listing", "tracking", "drain", "profile", "backfill")
+PHASES = ("overhead", "listing", "tracking", "drain", "profile", "backfill")
 
 
 def log(message: str) -> None:
@@ -115,7 +115,7 @@ def load(server, request: dict, *, requests: int, concurrency: int, count_substr
         **request,
     }
     try:
-        result = loadgen.run_in_child(spec)
+        result = native.run(spec) if native.available() and not count_substring else loadgen.run_in_child(spec)
     except RuntimeError as exc:
         raise RuntimeError(f"{exc}\nserver log:\n{server.log_tail()}") from None
     ok = result["statuses"].get("200", 0)
@@ -338,6 +338,11 @@ def main(argv=None) -> None:
     results["database"]["server_version"] = report.database_version()
     database.close_connections()
 
+    if "overhead" in phases:
+        from tests.benchmarks import overhead
+
+        log("Overhead: bare async view without/with the middleware, { __typename }, 1 vs 2 workers")
+        results["overhead"] = overhead.measure(choice.url, load, log, repeats=args.repeats)
     if "listing" in phases or "tracking" in phases:
         from tests.benchmarks import server as server_control
 

@@ -56,10 +56,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start(database_url: str) -> Server:
+def start(database_url: str, *, settings: str = SETTINGS_MODULE, workers: int = 1, pin: bool = True) -> Server:
+    """One worker pinned to ``native.SERVER_CPU`` (the load generator gets the other core),
+    or ``workers`` unpinned ones."""
+    from tests.benchmarks import native
+
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
+        "DJANGO_SETTINGS_MODULE": settings,
         "DATABASE_URL": database_url,
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(50),
@@ -82,11 +86,13 @@ def start(database_url: str) -> Server:
         "--port",
         str(port),
         "--workers",
-        "1",
+        str(workers),
         "--no-access-log",
         "--log-level",
         "warning",
     ]
+    if pin and workers == 1:
+        cmd = native.pin(cmd, native.SERVER_CPU)
     process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     log.close()
     server = Server(process, port, Path(log.name))

@@ -41,12 +41,12 @@ def test_register_then_login_gives_a_session_and_a_token(gql):
 @pytest.mark.parametrize(
     "username,email,password,field,code",
     [
-        ("bob", "bob@example.com", "123", "password", "password_too_weak"),
-        ("bob", "bob@example.com", "password", "password", "password_too_weak"),
-        ("bob", "not-an-email", PASSWORD, "email", "invalid"),
-        ("", "bob@example.com", PASSWORD, "username", "required"),
-        ("taken", "bob@example.com", PASSWORD, "username", "unique"),
-        ("bad name!", "bob@example.com", PASSWORD, "username", "invalid"),
+        ("bob", "bob@example.com", "123", "password", "PASSWORD_TOO_WEAK"),
+        ("bob", "bob@example.com", "password", "password", "PASSWORD_TOO_WEAK"),
+        ("bob", "not-an-email", PASSWORD, "email", "INVALID"),
+        ("", "bob@example.com", PASSWORD, "username", "REQUIRED"),
+        ("taken", "bob@example.com", PASSWORD, "username", "UNIQUE"),
+        ("bad name!", "bob@example.com", PASSWORD, "username", "INVALID"),
     ],
 )
 def test_registration_refuses_bad_input_with_a_user_error(gql, username, email, password, field, code):
@@ -59,7 +59,7 @@ def test_registration_refuses_bad_input_with_a_user_error(gql, username, email, 
 def test_a_wrong_password_is_a_user_error_not_a_session(gql):
     make_user("carol")
     result = gql.data(LOGIN, {"u": "carol", "p": "wrong"})["login"]
-    assert result["token"] is None and result["errors"][0]["code"] == "invalid_credentials"
+    assert result["token"] is None and result["errors"][0]["code"] == "INVALID_CREDENTIALS"
     assert gql.data(ME)["me"] is None
 
 
@@ -104,7 +104,7 @@ def test_nobody_can_revoke_someone_elses_token(gql):
         Authorization=f"Bearer {frank_token}",
     )["revokeToken"]
 
-    assert result == {"token": None, "errors": [{"code": "not_found"}]}
+    assert result == {"token": None, "errors": [{"code": "NOT_FOUND"}]}
     assert ApiToken.objects.get(user__username="erin").revoked_at is None
 
 
@@ -318,5 +318,5 @@ def test_passwords_are_never_hashed_on_the_event_loop(gql, settings):
     created = gql.data(REGISTER, {"u": "olga", "e": "olga@example.com", "p": PASSWORD})["register"]
     assert created["errors"] == []
     assert gql.data(LOGIN, {"u": "olga", "p": PASSWORD})["login"]["errors"] == []
-    assert gql.data(LOGIN, {"u": "olga", "p": "wrong"})["login"]["errors"][0]["code"] == "invalid_credentials"
-    assert gql.data(LOGIN, {"u": "nobody", "p": "wrong"})["login"]["errors"][0]["code"] == "invalid_credentials"
+    assert gql.data(LOGIN, {"u": "olga", "p": "wrong"})["login"]["errors"][0]["code"] == "INVALID_CREDENTIALS"
+    assert gql.data(LOGIN, {"u": "nobody", "p": "wrong"})["login"]["errors"][0]["code"] == "INVALID_CREDENTIALS"

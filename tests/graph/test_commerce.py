@@ -68,7 +68,7 @@ def test_favorites_need_a_login_and_a_real_product():
     assert error_codes(anonymous(FAVORITE % "addFavorite", {"id": pid(product)})) == ["UNAUTHENTICATED"]
     gql, _ = shopper()
     missing = gql.data(FAVORITE % "addFavorite", {"id": global_id("Product", 10**9)})["addFavorite"]
-    assert missing["errors"] == [{"code": "not_found"}]
+    assert missing["errors"] == [{"code": "NOT_FOUND"}]
     assert error_codes(gql(FAVORITE % "addFavorite", {"id": "garbage"})) == ["BAD_USER_INPUT"]
 
 
@@ -91,7 +91,7 @@ def test_a_cart_follows_every_change_at_once():
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "quantity,stock,code",
-    [(0, 5, "out_of_range"), (100, 500, "out_of_range"), (-1, 5, "out_of_range"), (6, 5, "insufficient_stock")],
+    [(0, 5, "OUT_OF_RANGE"), (100, 500, "OUT_OF_RANGE"), (-1, 5, "OUT_OF_RANGE"), (6, 5, "INSUFFICIENT_STOCK")],
 )
 def test_cart_quantities_stay_within_1_to_99_and_the_stock(quantity, stock, code):
     gql, _ = shopper()
@@ -107,14 +107,14 @@ def test_adding_beyond_stock_in_two_steps_is_refused_too():
     product = make_product(stock=3)
     gql.data(ADD, {"id": pid(product), "q": 2})
     result = gql.data(ADD, {"id": pid(product), "q": 2})["addToCart"]
-    assert result["errors"][0]["code"] == "insufficient_stock" and result["cart"]["totalQuantity"] == 2
+    assert result["errors"][0]["code"] == "INSUFFICIENT_STOCK" and result["cart"]["totalQuantity"] == 2
 
 
 @pytest.mark.django_db
 def test_inactive_products_cannot_be_added():
     gql, _ = shopper()
     product = make_product(is_active=False)
-    assert gql.data(ADD, {"id": pid(product), "q": 1})["addToCart"]["errors"][0]["code"] == "not_found"
+    assert gql.data(ADD, {"id": pid(product), "q": 1})["addToCart"]["errors"][0]["code"] == "NOT_FOUND"
 
 
 @pytest.mark.django_db
@@ -143,7 +143,7 @@ def test_nobody_sees_another_shoppers_cart_or_orders():
 
     assert bob.data(CART)["cart"] is None
     assert bob.data("{ me { orders { edges { node { id } } } } }")["me"]["orders"]["edges"] == []
-    assert bob.data(REMOVE, {"id": pid(product)})["removeFromCart"]["errors"] == [{"code": "not_found"}]
+    assert bob.data(REMOVE, {"id": pid(product)})["removeFromCart"]["errors"] == [{"code": "NOT_FOUND"}]
 
 
 @pytest.mark.django_db
@@ -176,12 +176,12 @@ def test_checkout_turns_the_cart_into_an_order_with_exact_sales_and_revenue():
 @pytest.mark.django_db
 def test_checkout_refuses_an_empty_cart_stock_that_ran_out_and_anonymous_buyers():
     gql, _ = shopper()
-    assert gql.data(CHECKOUT)["checkout"]["errors"][0]["code"] == "empty_cart"
+    assert gql.data(CHECKOUT)["checkout"]["errors"][0]["code"] == "EMPTY_CART"
     product = make_product(stock=2)
     gql.data(ADD, {"id": pid(product), "q": 2})
     Product.objects.filter(pk=product.pk).update(stock=1)  # someone else bought one meanwhile
     result = gql.data(CHECKOUT)["checkout"]
-    assert result["order"] is None and result["errors"][0]["code"] == "insufficient_stock"
+    assert result["order"] is None and result["errors"][0]["code"] == "INSUFFICIENT_STOCK"
     assert Order.objects.count() == 0 and ProductMetrics.objects.get(product=product).total_sales == 0
     assert error_codes(GraphQLClient(Client())(CHECKOUT)) == ["UNAUTHENTICATED"]
 
@@ -254,3 +254,120 @@ def test_an_order_history_costs_the_same_queries_at_2_and_8_orders(django_assert
     # Then every order came back with its lines
     edges = data["me"]["orders"]["edges"]
     assert len(edges) == order_count and all(len(edge["node"]["items"]) == 2 for edge in edges)
+
+
+KEYED_CHECKOUT = """mutation($key: String) { checkout(idempotencyKey: $key) { order { id total }
+  errors { field code } } }"""
+
+
+@pytest.mark.django_db
+def test_a_checkout_retried_with_its_key_answers_with_the_same_order():
+    # Given a shopper who checked out with a key
+    gql, user = shopper()
+    product = make_product(price="8.00", stock=10)
+    gql.data(ADD, {"id": pid(product), "q": 2})
+    first = gql.data(KEYED_CHECKOUT, {"key": "3f0c9a2e-retry"})["checkout"]
+
+    # When the client sends the same checkout again (it never saw the answer)
+    again = gql.data(KEYED_CHECKOUT, {"key": "3f0c9a2e-retry"})["checkout"]
+
+    # Then the answer is the same order, and one order exists
+    assert first["errors"] == [] and again == first
+    assert Order.objects.filter(user=user).count() == 1
+    product.refresh_from_db()
+    assert product.stock == 8
+
+
+@pytest.mark.django_db
+def test_a_key_reused_for_another_cart_or_malformed_is_a_user_error():
+    gql, user = shopper()
+    product = make_product(stock=10)
+    gql.data(ADD, {"id": pid(product), "q": 1})
+    gql.data(KEYED_CHECKOUT, {"key": "k-1"})
+    gql.data(ADD, {"id": pid(product), "q": 3})
+
+    reused = gql.data(KEYED_CHECKOUT, {"key": "k-1"})["checkout"]
+    too_long = gql.data(KEYED_CHECKOUT, {"key": "k" * 101})["checkout"]
+    empty = gql.data(KEYED_CHECKOUT, {"key": ""})["checkout"]
+
+    assert reused == {"order": None, "errors": [{"field": "idempotencyKey", "code": "IDEMPOTENCY_KEY_REUSED"}]}
+    assert too_long == {"order": None, "errors": [{"field": "idempotencyKey", "code": "TOO_LONG"}]}
+    assert empty == {"order": None, "errors": [{"field": "idempotencyKey", "code": "INVALID"}]}
+    assert Order.objects.filter(user=user).count() == 1
+
+
+LINES = "{ cart { totalQuantity subtotal items { quantity available product { name } } } }"
+
+
+@pytest.mark.django_db
+def test_a_deactivated_product_stays_in_the_cart_as_unavailable_and_is_not_bought():
+    # Given a cart with a kettle and a mug, and the mug's seller stops selling it
+    gql, user = shopper()
+    kettle = make_product(name="Kettle", price="20.00", stock=5)
+    mug = make_product(name="Mug", price="4.50", stock=9)
+    gql.data(ADD, {"id": pid(kettle), "q": 1})
+    gql.data(ADD, {"id": pid(mug), "q": 2})
+    Product.objects.filter(pk=mug.pk).update(is_active=False)
+
+    # Then the cart shows the mug as unavailable and leaves it out of the totals
+    cart = gql.data(LINES)["cart"]
+    assert cart["items"] == [
+        {"quantity": 1, "available": True, "product": {"name": "Kettle"}},
+        {"quantity": 2, "available": False, "product": {"name": "Mug"}},
+    ]
+    assert (cart["totalQuantity"], Decimal(cart["subtotal"])) == (1, Decimal("20.00"))
+
+    # When the shopper checks out, the kettle is bought at the subtotal shown, the mug stays
+    order = gql.data(CHECKOUT)["checkout"]
+    assert order["errors"] == [] and Decimal(order["order"]["total"]) == Decimal("20.00")
+    assert [i["product"]["name"] for i in order["order"]["items"]] == ["Kettle"]
+    assert gql.data(LINES)["cart"]["items"] == [{"quantity": 2, "available": False, "product": {"name": "Mug"}}]
+    mug.refresh_from_db()
+    assert mug.stock == 9
+
+    # And a cart of unavailable lines only has nothing to buy; removing the line still works
+    assert gql.data(CHECKOUT)["checkout"]["errors"][0]["code"] == "EMPTY_CART"
+    assert gql.data(REMOVE, {"id": pid(mug)})["removeFromCart"] == {"cart": {"totalQuantity": 0}, "errors": []}
+
+
+FAVORITES = "{ me { favorites { totalCount edges { node { name isActive } } } } }"
+
+
+@pytest.mark.django_db
+def test_a_deactivated_product_leaves_shoppers_favorites_but_not_its_sellers_or_staffs():
+    # Given a product favorited by a shopper, by its own seller and by a staff member
+    seller = make_user()
+    product = make_product(seller=seller, name="Lamp")
+    other = make_product(name="Desk")
+    fans = {"shopper": make_user(), "seller": seller, "staff": make_user(is_staff=True)}
+    for fan in fans.values():
+        Favorite.objects.create(user=fan, product=product)
+    Favorite.objects.create(user=fans["shopper"], product=other)
+
+    # When the seller deactivates it
+    Product.objects.filter(pk=product.pk).update(is_active=False)
+
+    # Then the shopper's favorites no longer show it (nor count it); its seller and staff still do
+    def favorites(user):
+        gql = GraphQLClient(Client())
+        gql.data(LOGIN, {"u": user.username, "p": PASSWORD})
+        return gql.data(FAVORITES)["me"]["favorites"]
+
+    assert favorites(fans["shopper"]) == {"totalCount": 1, "edges": [{"node": {"name": "Desk", "isActive": True}}]}
+    for who in ("seller", "staff"):
+        assert favorites(fans[who]) == {"totalCount": 1, "edges": [{"node": {"name": "Lamp", "isActive": False}}]}
+    # The favorite itself is kept: it shows again if the product is sold again
+    Product.objects.filter(pk=product.pk).update(is_active=True)
+    assert favorites(fans["shopper"])["totalCount"] == 2
+
+
+@pytest.mark.django_db
+def test_orders_keep_a_deactivated_product_in_their_history():
+    gql, _ = shopper()
+    product = make_product(name="Kettle", stock=5)
+    gql.data(ADD, {"id": pid(product), "q": 1})
+    gql.data(CHECKOUT)
+    Product.objects.filter(pk=product.pk).update(is_active=False)
+    history = gql.data("{ me { orders { edges { node { items { quantity product { name isActive } } } } } } }")
+    items = history["me"]["orders"]["edges"][0]["node"]["items"]
+    assert items == [{"quantity": 1, "product": {"name": "Kettle", "isActive": False}}]

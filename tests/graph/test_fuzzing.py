@@ -209,7 +209,7 @@ GOOD = {
             ],
         }
     },
-    "extensions": {"cost": {"requested": 30, "maximum": 50000}},
+    "extensions": {"cost": {"requestedQueryCost": 30, "maximumAvailable": 50000}},
 }
 
 

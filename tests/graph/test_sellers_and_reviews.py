@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 
 from graph.ids import global_id
-from marketplace.models import Product
-from tests.factories import make_category, make_product, make_user
+from marketplace.models import Order, OrderItem, Product
+from tests.factories import make_category, make_product, make_review, make_user
 from tests.helpers import GraphQLClient, error_codes
 from tracking.models import ProductMetrics
 
@@ -54,11 +54,11 @@ def test_a_seller_lists_a_product_with_a_generated_slug_and_metrics_at_once():
 @pytest.mark.parametrize(
     "changes,field,code",
     [
-        ({"price": "-1"}, "price", "out_of_range"),
-        ({"stock": -3}, "stock", "out_of_range"),
-        ({"name": "   "}, "name", "required"),
-        ({"slug": "Not A Slug"}, "slug", "invalid"),
-        ({"price": "1.999"}, "price", "invalid"),
+        ({"price": "-1"}, "price", "OUT_OF_RANGE"),
+        ({"stock": -3}, "stock", "OUT_OF_RANGE"),
+        ({"name": "   "}, "name", "REQUIRED"),
+        ({"slug": "Not A Slug"}, "slug", "INVALID"),
+        ({"price": "1.999"}, "price", "INVALID"),
     ],
 )
 def test_product_validation_is_a_user_error(changes, field, code):
@@ -75,7 +75,7 @@ def test_a_taken_slug_is_refused():
     seller = logged_in()
     category = make_category()
     values = {"name": "Lamp", "slug": "lamp", "price": "5", "category": global_id("Category", category.pk)}
-    assert seller.data(CREATE, {"input": values})["createProduct"]["errors"][0]["code"] == "unique"
+    assert seller.data(CREATE, {"input": values})["createProduct"]["errors"][0]["code"] == "UNIQUE"
 
 
 def test_sellers_change_only_their_own_products_staff_any():
@@ -90,7 +90,7 @@ def test_sellers_change_only_their_own_products_staff_any():
         (IMAGE, {"id": pid, "url": "https://img.example.com/x.jpg"}),
     ]:
         result = next(iter(other.data(query, variables).values()))
-        assert result["errors"] == [{"code": "not_found"}] or result["errors"][0]["code"] == "not_found"
+        assert result["errors"] == [{"code": "NOT_FOUND"}] or result["errors"][0]["code"] == "NOT_FOUND"
     product.refresh_from_db()
     assert product.price == Decimal("10.00") and product.is_active
 
@@ -113,7 +113,7 @@ def test_images_append_in_order_and_need_a_real_url():
     second = gql.data(IMAGE, {"id": pid, "url": "https://img.example.com/b.jpg"})["addProductImage"]
     bad = gql.data(IMAGE, {"id": pid, "url": "javascript:alert(1)"})["addProductImage"]
     assert (first["image"]["position"], second["image"]["position"]) == (0, 1)
-    assert bad["errors"] == [{"field": "url", "code": "invalid"}]
+    assert bad["errors"] == [{"field": "url", "code": "INVALID"}]
 
 
 def test_catalogue_mutations_need_a_login():
@@ -134,12 +134,12 @@ def test_one_review_per_user_rating_1_to_5_and_the_rating_follows_at_once():
     assert alice.data(REVIEW, {"id": pid, "r": 5})["addProductReview"]["errors"] == []
     assert bob.data(REVIEW, {"id": pid, "r": 2})["addProductReview"]["errors"] == []
     assert alice.data(REVIEW, {"id": pid, "r": 4})["addProductReview"]["errors"] == [
-        {"field": "productId", "code": "duplicate"}
+        {"field": "productId", "code": "DUPLICATE"}
     ]
-    assert bob.data(REVIEW, {"id": pid, "r": 6})["addProductReview"]["errors"][0]["code"] == "out_of_range"
+    assert bob.data(REVIEW, {"id": pid, "r": 6})["addProductReview"]["errors"][0]["code"] == "OUT_OF_RANGE"
     carol = logged_in()
     assert carol.data(REVIEW, {"id": pid, "r": 0})["addProductReview"]["errors"] == [
-        {"field": "rating", "code": "out_of_range"}
+        {"field": "rating", "code": "OUT_OF_RANGE"}
     ]
     rating = alice.data("query($s: String) { product(slug: $s) { rating { average count } } }", {"s": product.slug})
     assert rating["product"]["rating"] == {"average": 3.5, "count": 2}
@@ -164,3 +164,64 @@ def test_tracking_status_is_for_staff_only():
     assert error_codes(GraphQLClient(Client())(query)) == ["UNAUTHENTICATED"]
     assert error_codes(logged_in()(query)) == ["FORBIDDEN"]
     assert logged_in(is_staff=True).data(query)["trackingStatus"]["queueDepth"] == 0
+
+
+VERIFIED = "query($s: String) { product(slug: $s) { reviews { edges { node { rating verifiedPurchase } } } } }"
+
+
+def test_a_seller_cannot_review_their_own_product():
+    seller = make_user()
+    product = make_product(seller=seller)
+    result = logged_in(seller).data(REVIEW, {"id": global_id("Product", product.pk), "r": 5})["addProductReview"]
+    assert result == {"review": None, "errors": [{"field": "productId", "code": "OWN_PRODUCT"}]}
+    assert not product.reviews.exists()
+
+
+def test_reviews_from_buyers_are_marked_verified_purchases():
+    # Given a product that one shopper bought and another did not
+    product = make_product(stock=5)
+    pid = global_id("Product", product.pk)
+    buyer, browser = make_user(), make_user()
+    buyer_gql = logged_in(buyer)
+    buyer_gql.data("mutation($id: ID!) { addToCart(productId: $id, quantity: 1) { errors { code } } }", {"id": pid})
+    assert buyer_gql.data("mutation { checkout { errors { code } } }")["checkout"]["errors"] == []
+
+    # When both review it
+    buyer_gql.data(REVIEW, {"id": pid, "r": 5})
+    logged_in(browser).data(REVIEW, {"id": pid, "r": 2})
+
+    # Then only the buyer's review is a verified purchase
+    reviews = logged_in().data(VERIFIED, {"s": product.slug})["product"]["reviews"]["edges"]
+    assert sorted((e["node"]["rating"], e["node"]["verifiedPurchase"]) for e in reviews) == [(2, False), (5, True)]
+
+
+def test_a_cancelled_order_does_not_verify_a_review():
+    product = make_product()
+    user = make_user()
+    order = Order.objects.create(user=user, status=Order.Status.CANCELLED, total=Decimal("10.00"))
+    OrderItem.objects.create(order=order, product=product, quantity=1, unit_price=Decimal("10.00"))
+    review = "mutation($id: ID!) { addProductReview(productId: $id, rating: 4) { review { verifiedPurchase } } }"
+    result = logged_in(user).data(review, {"id": global_id("Product", product.pk)})["addProductReview"]
+    assert result == {"review": {"verifiedPurchase": False}}
+
+
+MARKED_REVIEWS = """query($s: String) { product(slug: $s) { reviews { edges { node {
+  verifiedPurchase author { displayName } } } } } }"""
+
+
+@pytest.mark.parametrize("reviews", [2, 8])
+def test_the_verified_mark_costs_no_query_per_review(gql, django_assert_num_queries, reviews):
+    # Given a product with reviews, half of them from buyers
+    product = make_product()
+    for i in range(reviews):
+        review = make_review(product, rating=1 + i % 5)
+        review.verified_purchase = i % 2 == 0
+        review.save(update_fields=["verified_purchase"])
+
+    # When a shopper reads the reviews with their authors and marks
+    # (the product, its page of reviews, the authors in one batch)
+    with django_assert_num_queries(3):
+        edges = gql.data(MARKED_REVIEWS, {"s": product.slug})["product"]["reviews"]["edges"]
+
+    # Then every review came back with its mark
+    assert sorted(e["node"]["verifiedPurchase"] for e in edges) == [False] * (reviews // 2) + [True] * (reviews // 2)

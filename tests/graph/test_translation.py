@@ -7,6 +7,7 @@ from django.test import Client
 
 from graph.ids import global_id
 from graph.mutations.common import user_error
+from graph.types.errors import UserErrorCode
 from marketplace.services.errors import ServiceError
 from tests.factories import make_product, make_user
 from tests.helpers import GraphQLClient
@@ -27,7 +28,7 @@ def logged_in(user) -> GraphQLClient:
 )
 def test_a_service_error_names_the_argument_the_client_sent(service_field, argument):
     error = user_error(ServiceError("Nope.", field=service_field, code="not_found"))
-    assert (error.field, error.message, error.code) == (argument, "Nope.", "not_found")
+    assert (error.field, error.message, error.code) == (argument, "Nope.", UserErrorCode.NOT_FOUND)
 
 
 @pytest.mark.django_db

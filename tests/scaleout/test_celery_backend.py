@@ -203,9 +203,10 @@ def test_a_batch_lost_inside_redis_is_published_again(redis, celery_executor):
     try:
         assert wait_for(lambda: celery_executor.stats().unconfirmed == 0, timeout=30)
         assert total_views([product]) == 7
-        # (the second batch may have been published again too, harmlessly: it is the newest, and
-        # a worker can take longer than confirm_after to start)
-        assert celery_executor.stats().resent in (3, 7)
+        # The lost batch was published again (the count above proves it arrived once). How many
+        # copies in all depends on how long the worker takes to start: the newest batch, and the
+        # lost one again, are republished with backoff while it starts, harmlessly (one batch id).
+        assert celery_executor.stats().resent >= 3
         time.sleep(1)  # nothing more arrives
         assert total_views([product]) == 7
     finally:

@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg2
+import psycopg
 
 from tests.live_server import require
 from tests.scaleout.servers import free_port
@@ -61,7 +61,7 @@ class PrivatePostgres:
         return self.directory / "postgres.log"
 
     def create_database(self) -> None:
-        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres")
+        conn = psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres")
         try:
             conn.autocommit = True
             with conn.cursor() as cursor:

@@ -58,9 +58,9 @@ def _prepare(database_url: str) -> list[int]:
 
 def _counted(database_url: str) -> tuple[dict[int, int], int]:
     """Views per product and activity rows, read straight from the private database."""
-    import psycopg2
+    import psycopg
 
-    conn = psycopg2.connect(database_url)
+    conn = psycopg.connect(database_url)
     try:
         with conn.cursor() as cursor:
             cursor.execute("SELECT product_id, total_views FROM tracking_productmetrics")

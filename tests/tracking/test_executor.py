@@ -220,7 +220,7 @@ def test_a_full_queue_refuses_the_overflow_and_counts_it(install_executor, gql):
         # Then each is refused at once, and counted as dropped
         assert refused_by_tracker is False
         assert refused_by_offer is False
-        assert receipt == {"accepted": False, "queued": 0, "reason": "queue_full"}
+        assert receipt == {"accepted": False, "queued": 0, "reason": "QUEUE_FULL"}
         assert executor.stats().dropped == 1 + 2 + 1
     finally:
         blocked.release.set()

@@ -12,8 +12,7 @@ import sqlite3
 import subprocess
 import sys
 
-import psycopg2
-import psycopg2.errors
+import psycopg
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import IntegrityError, InterfaceError, OperationalError, connection
@@ -42,8 +41,8 @@ def refused_connection() -> Exception:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # bound, not listening: connections are refused
         try:
-            psycopg2.connect(host="127.0.0.1", port=port, user="nobody", dbname="nothing", connect_timeout=2)
-        except psycopg2.OperationalError as exc:
+            psycopg.connect(host="127.0.0.1", port=port, user="nobody", dbname="nothing", connect_timeout=2)
+        except psycopg.OperationalError as exc:
             return as_django(exc)
     raise AssertionError("the connection was not refused")
 
@@ -69,7 +68,7 @@ def test_an_unreachable_database_is_an_outage_and_a_refusal_or_a_conflict_is_not
     assert is_outage(refused_connection())
     assert is_outage(sqlite_locked(tmp_path))
     assert is_outage(InterfaceError("connection already closed"))
-    serialization = psycopg2.errors.SerializationFailure("could not serialize access")
+    serialization = psycopg.errors.SerializationFailure("could not serialize access")
     assert not is_outage(as_django(serialization))
     assert not is_outage(IntegrityError("CHECK constraint failed"))
     assert not is_outage(OperationalError("raised by hand: nothing says the database is away"))
@@ -134,7 +133,7 @@ def test_an_outage_gives_up_only_when_the_process_stops_past_its_deadline():
 @pytest.mark.django_db(transaction=True)
 def test_a_transient_fault_of_a_database_that_is_there_has_a_retry_budget():
     product = make_product()
-    conflict = psycopg2.errors.SerializationFailure("could not serialize access")
+    conflict = psycopg.errors.SerializationFailure("could not serialize access")
     write = Scripted(*[as_django(conflict) for _ in range(5)])
     control = Control()
 

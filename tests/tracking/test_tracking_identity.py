@@ -76,5 +76,5 @@ def test_during_an_outage_tracking_answers_accepting_known_products_and_refusing
     assert api.data(TRACK, {"id": global_id("Product", unseen.pk)})["trackProductView"] == {
         "accepted": False,
         "queued": 0,
-        "reason": "database_unavailable",
+        "reason": "DATABASE_UNAVAILABLE",
     }

@@ -16,7 +16,12 @@ from tests.live_server import LiveServer, start_server, stop_server
 
 # Rate limits at 0 are off (config/settings.py): the fuzzer is one visitor at one
 # address sending hundreds of tracking and login mutations a minute.
-NO_RATE_LIMITS = {"TRACKING_RATE_LIMIT": "0", "LOGIN_RATE_LIMIT": "0"}
+NO_RATE_LIMITS = {
+    "TRACKING_RATE_LIMIT": "0",
+    "LOGIN_RATE_LIMIT": "0",
+    "LOGIN_ADDRESS_RATE_LIMIT": "0",
+    "REGISTER_RATE_LIMIT": "0",
+}
 
 # What production runs: DEBUG off (resolver faults masked, no debug pages), a real secret.
 PRODUCTION = {

@@ -1,4 +1,5 @@
-"""``python manage.py reconcile_metrics [--fix]``: favorites, sales and revenue against the truth."""
+"""``python manage.py reconcile_metrics [--fix]``: favorites, sales, revenue and the catalogue's
+stored sort keys (ratings, category counts, metrics rows) against the truth."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS("No drift: favorites, sales and revenue match the orders."))
             return
         for d in drift:
-            self.stdout.write(f"product {d.product_id}: {d.field} is {d.stored}, should be {d.actual}")
+            self.stdout.write(f"{d.target} {d.product_id}: {d.field} is {d.stored}, should be {d.actual}")
         products = len({d.product_id for d in drift})
         if fix:
             fixed = fix_drift(drift)

@@ -6,8 +6,11 @@
   spread over the active products, offered from T threads; prints the enqueue
   latency per offer, the throughput from the first offer until the queue is
   drained, and checks that the counters grew by exactly the accepted events.
-- ``--status``: this process's executor statistics, one aligned line each (a
-  server's own are in the ``trackingStatus`` query).
+- ``--status``: the running servers' statistics, as they publish them to the
+  database every ``TRACKING_STATS_INTERVAL`` seconds (the figures ``trackingStatus``
+  sums): the deployment's totals, one aligned line each, then one line per server
+  process. Exits 1, saying so, when no server reported within
+  ``TRACKING_STATS_STALE_AFTER`` seconds (none running on this database, or too old).
 
 Both tests write real events to the configured database, and both compare
 counters before and after: run them where no other traffic is tracked at the
@@ -28,11 +31,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 from django.db.models import Sum
+from django.utils import timezone
 
 from marketplace.management.arguments import positive_float, positive_int
 from marketplace.models import Product
 from tracking.executor import get_executor
 from tracking.models import ActivityEvent, EventKind, ProductMetrics
+from tracking.process_stats import deployment_stats
 from tracking.tracker import AsyncTracker
 
 DEFAULT_THREADS = 4
@@ -64,13 +69,13 @@ class ThreadResult:
 class Command(BaseCommand):
     help = (
         "Check the tracking executor: a smoke test by default, --load-test --count N [--threads T] for "
-        "throughput and exactness, --status for this process's executor statistics."
+        "throughput and exactness, --status for the running servers' tracking statistics."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         mode = parser.add_mutually_exclusive_group()
         mode.add_argument("--load-test", action="store_true", help="offer --count events from --threads threads")
-        mode.add_argument("--status", action="store_true", help="print the executor statistics and exit")
+        mode.add_argument("--status", action="store_true", help="print the servers' tracking statistics")
         parser.add_argument("--count", type=positive_int, metavar="N", help="events to offer (with --load-test)")
         parser.add_argument(
             "--threads",
@@ -100,18 +105,31 @@ class Command(BaseCommand):
 
     # --- --status -------------------------------------------------------------
     def _print_status(self) -> None:
-        executor = get_executor()
-        lines = {
-            **executor.stats().as_dict(),
-            "max_queue": executor.max_queue,
-            "workers": executor.worker_count,
-            "batch_size": executor.batch_size,
-            "batch_interval": executor.batch_interval,
-            "max_retries": settings.TRACKING_MAX_RETRIES,  # the in-process applier's
-        }
+        """The servers' figures from the shared store: this command's own executor never saw an event."""
+        deployment = deployment_stats()
+        if not deployment.processes:
+            raise CommandError(
+                f"No server has reported tracking statistics in the last {settings.TRACKING_STATS_STALE_AFTER:g} s "
+                "on this database. Servers publish them every TRACKING_STATS_INTERVAL seconds "
+                f"(now {settings.TRACKING_STATS_INTERVAL:g}; 0 turns it off) once started with uvicorn "
+                "(make run): is one running, on the same DATABASE_URL?",
+                returncode=1,
+            )
+        count = len(deployment.processes)
+        self.stdout.write(f"Tracking statistics of {count} server process{'es' if count > 1 else ''}:")
+        lines = deployment.totals.as_dict()
         width = max(len(name) for name in lines)
         for name, value in lines.items():
             self.stdout.write(f"{name:<{width}}  {value:>12}")
+        now = timezone.now()
+        self.stdout.write("processes:")
+        for p in deployment.processes:
+            age = (now - p.updated_at).total_seconds()
+            s = p.stats
+            self.stdout.write(
+                f"  {p.host}:{p.pid} (reported {age:.1f} s ago) enqueued {s.enqueued} processed {s.processed} "
+                f"dropped {s.dropped} failed {s.failed} queue_depth {s.queue_depth} workers_alive {s.workers_alive}"
+            )
 
     # --- smoke test -----------------------------------------------------------
     def _smoke_test(self, timeout: float) -> None:
