@@ -27,6 +27,7 @@ except ImproperlyConfigured as exc:
 from asgiref.sync import sync_to_async  # noqa: E402
 
 from graph.subscriptions.routing import websocket_application  # noqa: E402  (needs Django set up)
+from graph.subscriptions.stopping import drain_before_close  # noqa: E402
 from marketplace.signals import server_shutdown, server_started  # noqa: E402
 
 
@@ -39,6 +40,7 @@ async def application(scope, receive, send):
         message = await receive()
         if message["type"] == "lifespan.startup":
             await sync_to_async(server_started.send, thread_sensitive=False)(sender="asgi")
+            drain_before_close()  # websockets close after the tracking drain (graph.subscriptions.stopping)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             try:

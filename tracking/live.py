@@ -1,22 +1,21 @@
-"""Live metrics: after a batch commits, its products' new totals go out on a channel layer.
+"""Live metrics, the publish side: after a batch commits, say which products it changed.
 
 ``batch_applied`` is the hook ``tracking.apply.apply_events`` calls inside its transaction.
-It registers an ``on_commit`` callback that only adds the product ids to a pending set and
-wakes the publisher thread: the executor's worker (or the Celery task, or the checkout that
-wrote the sale) never waits on the channel layer. A rolled-back batch publishes nothing.
+It registers an ``on_commit`` callback that makes ONE cheap, non-blocking hand-off of the
+batch's product ids, and nothing else: no query, no serialisation, nothing per subscriber
+runs on the executor's worker (or in the Celery task, or in the checkout that wrote the
+sale). A rolled-back batch hands nothing off. Measured: reading and serialising the totals
+here, on the applying side, cost the drain 40 % of its throughput with 100 subscribers.
 
-The publisher thread reads the committed totals of all pending products in one query and
-sends ONE message to the ``GROUP`` of the channel layer (``CHANNEL_LAYERS["default"]``:
-in memory in a single process, Redis across processes). Batches that commit while a publish
-is under way merge into the next one; since each publish reads the totals afresh, merging
-loses nothing (the newest totals win). A send that takes longer than
-``LIVE_PUBLISH_TIMEOUT`` is abandoned and logged; pending ids are capped at
-``MAX_PENDING`` (beyond that, the oldest wait for the next batch that touches them).
+- In-memory layer (one process): the ids go straight onto the event loop of this process's
+  listener (``graph.subscriptions.hub``) with ``call_soon_threadsafe``.
+- Redis layer (several processes, or a Celery worker): the ids join a pending set that a
+  publisher thread sends to the channel layer ``GROUP`` (ids only: a few bytes per product);
+  batches committed while a send is under way merge into the next message. A send slower
+  than ``LIVE_PUBLISH_TIMEOUT`` is abandoned and logged.
 
-Who listens is ``graph.subscriptions.hub`` (one listener per web process). The in-memory
-layer is an asyncio structure of the process's event loop, so the listener announces that
-loop with ``serve_on`` and the publisher sends on it; a process without a listener (a
-Celery worker with the in-memory layer) has nobody to tell, and publishes nothing.
+Each web process's listener then reads the new totals of the products its own subscribers
+watch, in one query per batch (``totals``), and fans them out on its event loop.
 """
 
 from __future__ import annotations
@@ -24,93 +23,91 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import NamedTuple
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from marketplace.models import Product
 from tracking.models import COUNTER_FIELDS, ProductMetrics
 
 logger = logging.getLogger(__name__)
 
 GROUP = "live-metrics"  # the channel layer group every web process's listener joins
 MESSAGE_TYPE = "metrics.batch"
-MAX_PENDING = 50_000  # product ids waiting to be published
-PRODUCTS_PER_MESSAGE = 1000  # a huge batch goes out in a few messages, not one giant one
+MAX_PENDING = 50_000  # product ids waiting to be sent (Redis layer)
+IDS_PER_MESSAGE = 10_000  # a huge merge goes out in a few messages, not one giant one
+
+# Called on the listener's loop as listener(product_ids, committed_at) (unix seconds).
+Listener = Callable[[list[int], float], None]
 
 _lock = threading.Lock()
 _wake = threading.Condition(_lock)
 _pending: set[int] = set()
+_pending_since = 0.0
 _thread: threading.Thread | None = None
-_receiver_loop: asyncio.AbstractEventLoop | None = None
-published_messages = 0  # for tests and the benchmark: how many group sends went out
+_local: tuple[asyncio.AbstractEventLoop, Listener] | None = None
+handed_off = 0  # batches handed off (tests and the benchmark)
+published_messages = 0  # group sends that went out (Redis layer)
 
 
 def batch_applied(product_ids: Iterable[int]) -> None:
-    """Publish the totals of ``product_ids`` once the current transaction commits."""
+    """Hand ``product_ids`` to the live listeners once the current transaction commits."""
     ids = list(product_ids)
     if ids:
-        transaction.on_commit(lambda: _enqueue(ids))
+        transaction.on_commit(lambda: hand_off(ids))
 
 
-def serve_on(loop: asyncio.AbstractEventLoop | None) -> None:
-    """The listener's event loop (graph.subscriptions.hub): the in-memory layer lives there."""
-    global _receiver_loop
-    _receiver_loop = loop
+def serve_on(loop: asyncio.AbstractEventLoop | None, listener: Listener | None = None) -> None:
+    """Register (or, with None, withdraw) this process's listener and the loop it runs on."""
+    global _local
+    _local = (loop, listener) if loop is not None and listener is not None else None
 
 
-def _enqueue(ids: list[int]) -> None:
-    global _thread
+def hand_off(ids: list[int]) -> None:
+    """One non-blocking hand-off per committed batch (see the module docstring)."""
+    global handed_off, _thread, _pending_since
+    committed_at = time.time()
+    if settings.LIVE_CHANNEL_LAYER == "memory":
+        local = _local
+        if local is None or local[0].is_closed():
+            return  # no listener in this process: nobody to tell
+        try:
+            local[0].call_soon_threadsafe(local[1], ids, committed_at)
+        except RuntimeError:  # the loop closed meanwhile
+            return
+        handed_off += 1
+        return
     with _lock:
-        room = MAX_PENDING - len(_pending)
-        _pending.update(ids[: max(room, 0)])
+        if not _pending:
+            _pending_since = committed_at
+        _pending.update(ids[: max(MAX_PENDING - len(_pending), 0)])
         if _thread is None or not _thread.is_alive():
-            _thread = threading.Thread(target=_run, name="live-metrics-publisher", daemon=True)
+            _thread = threading.Thread(target=_run_publisher, name="live-metrics-publisher", daemon=True)
             _thread.start()
         _wake.notify()
+        handed_off += 1
 
 
-def _run() -> None:
+def _run_publisher() -> None:
     loop = asyncio.new_event_loop()  # the Redis layer's connections belong to this loop
     while True:
         with _lock:
             while not _pending:
                 _wake.wait()
-            ids = sorted(_pending)
+            ids, committed_at = sorted(_pending), _pending_since
             _pending.clear()
         try:
-            publish_totals(ids, loop=loop)
+            for start in range(0, len(ids), IDS_PER_MESSAGE):
+                message = {"type": MESSAGE_TYPE, "ids": ids[start : start + IDS_PER_MESSAGE], "at": committed_at}
+                _send(message, loop)
         except Exception:  # the publisher must outlive any one failure
-            logger.exception("Live metrics: could not publish the totals of %d products", len(ids))
-
-
-def publish_totals(ids: list[int], *, loop: asyncio.AbstractEventLoop) -> None:
-    """Read the committed totals of ``ids`` and send them in one group message (per 1,000)."""
-    if settings.LIVE_CHANNEL_LAYER == "memory" and (_receiver_loop is None or _receiver_loop.is_closed()):
-        return  # no listener in this process: nobody to tell, nothing to read
-    close_old_connections()
-    applied_at = timezone.now()
-    try:
-        for start in range(0, len(ids), PRODUCTS_PER_MESSAGE):
-            rows = totals(ids[start : start + PRODUCTS_PER_MESSAGE])
-            if rows:
-                _send({"type": MESSAGE_TYPE, "applied_at": applied_at.isoformat(), "metrics": rows}, loop)
-    finally:
-        connection.close()  # a thread that sleeps between batches holds no connection
-
-
-def totals(ids: list[int]) -> list[dict]:
-    """Each product's counters, plus who sells it and whether it is active (for routing)."""
-    fields = ["product_id", *COUNTER_FIELDS, "updated_at", "product__seller_id", "product__is_active"]
-    rows = []
-    for row in ProductMetrics.objects.filter(product_id__in=ids).values(*fields):
-        row["seller_id"] = row.pop("product__seller_id")
-        row["is_active"] = row.pop("product__is_active")
-        row["total_revenue"] = str(row["total_revenue"])
-        row["updated_at"] = row["updated_at"].isoformat()
-        rows.append(row)
-    return rows
+            logger.exception("Live metrics: could not publish a batch of %d products", len(ids))
 
 
 def _send(message: dict, loop: asyncio.AbstractEventLoop) -> None:
@@ -122,14 +119,77 @@ def _send(message: dict, loop: asyncio.AbstractEventLoop) -> None:
         return
     timeout = settings.LIVE_PUBLISH_TIMEOUT
     try:
-        if settings.LIVE_CHANNEL_LAYER == "memory":
-            receiver = _receiver_loop
-            if receiver is None or receiver.is_closed():
-                return  # no listener in this process: nobody to tell
-            future = asyncio.run_coroutine_threadsafe(layer.group_send(GROUP, message), receiver)
-            future.result(timeout=timeout)
-        else:
-            loop.run_until_complete(asyncio.wait_for(layer.group_send(GROUP, message), timeout))
+        loop.run_until_complete(asyncio.wait_for(layer.group_send(GROUP, message), timeout))
         published_messages += 1
     except TimeoutError:
         logger.warning("Live metrics: a publish took over %.1f s and was dropped", timeout)
+
+
+class TotalsRow(NamedTuple):
+    """One product's committed counters, with what routing needs (its seller, whether active)."""
+
+    product_id: int
+    total_impressions: int
+    total_views: int
+    total_clicks: int
+    total_favorites: int
+    total_cart_additions: int
+    total_cart_removals: int
+    total_sales: int
+    total_revenue: Decimal | int | float  # SQLite hands back a number; tracking.live.revenue() makes it exact
+    updated_at: datetime
+    seller_id: int
+    is_active: bool
+
+
+assert TotalsRow._fields[1:-3] == COUNTER_FIELDS, "TotalsRow must list tracking.models.COUNTER_FIELDS in order"
+
+
+def totals(changed: Iterable[int], *, watched: Iterable[int] = (), sellers: Iterable[int] = ()) -> list[TotalsRow]:
+    """One query: the committed counters of the ``changed`` products that someone follows,
+    by id (``watched``, a subset of ``changed``) or by seller (``sellers``).
+
+    Raw SQL and plain tuples because this runs once per batch beside the executor, in the
+    same interpreter: the ORM's ``values()`` spent 15 ms of CPU (and of the GIL) on 500 rows,
+    this 2.3 ms (measured on SQLite)."""
+    watched, sellers = list(watched), list(sellers)
+    if sellers:
+        changed = list(changed)
+        ids = ", ".join(["%s"] * len(changed))
+        where = f"m.{qn('product_id')} IN ({ids}) AND (p.{qn('seller_id')} IN ({', '.join(['%s'] * len(sellers))})"
+        params = [*changed, *sellers]
+        if watched:
+            where += f" OR m.{qn('product_id')} IN ({', '.join(['%s'] * len(watched))})"
+            params += watched
+        where += ")"
+    elif watched:
+        where, params = f"m.{qn('product_id')} IN ({', '.join(['%s'] * len(watched))})", watched
+    else:
+        return []
+    columns = ", ".join(f"m.{qn(c)}" for c in ("product_id", *COUNTER_FIELDS, "updated_at"))
+    sql = (
+        f"SELECT {columns}, p.{qn('seller_id')}, p.{qn('is_active')} "
+        f"FROM {qn(ProductMetrics._meta.db_table)} m JOIN {qn(Product._meta.db_table)} p "
+        f"ON p.{qn('id')} = m.{qn('product_id')} WHERE {where}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [TotalsRow._make(row) for row in cursor.fetchall()]
+
+
+def qn(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def revenue(row: TotalsRow) -> Decimal:
+    """The row's revenue as the exact decimal the model holds (SQLite stores a number)."""
+    value = row.total_revenue
+    return value if isinstance(value, Decimal) else Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def updated_at(row: TotalsRow) -> datetime:
+    """Aware, as the ORM would return it (SQLite's column gives a naive UTC datetime)."""
+    value = row.updated_at
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)

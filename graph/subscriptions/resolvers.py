@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from datetime import datetime
-from decimal import Decimal
 
 import strawberry
 from asgiref.sync import sync_to_async
@@ -16,6 +14,7 @@ from graph.subscriptions.hub import hub
 from graph.types.live import ProductMetricsUpdate
 from marketplace import selectors
 from marketplace.models import Product
+from tracking import live
 from tracking.models import COUNTER_FIELDS, ProductMetrics
 
 MAX_PRODUCTS_PER_SUBSCRIPTION = 100
@@ -29,15 +28,14 @@ def _seller_products(user, ids: list[int]) -> dict[int, Product]:
     return {p.pk: p for p in selectors.products_sold_by(user=user).filter(pk__in=ids)}
 
 
-def metrics_from_row(row: dict) -> ProductMetrics:
-    """An unsaved ``ProductMetrics`` carrying the published totals (and ``seller_id``, which
-    ``ProductMetrics.totalRevenue`` checks, as the query-side loader provides it)."""
-    counters = {name: row[name] for name in COUNTER_FIELDS}
-    counters["total_revenue"] = Decimal(counters["total_revenue"])
-    metrics = ProductMetrics(
-        product_id=row["product_id"], updated_at=datetime.fromisoformat(row["updated_at"]), **counters
-    )
-    metrics.seller_id = row["seller_id"]
+def metrics_from_row(row: live.TotalsRow) -> ProductMetrics:
+    """An unsaved ``ProductMetrics`` carrying the read totals (and ``seller_id``, which
+    ``ProductMetrics.totalRevenue`` checks, as the query-side loader provides it). One per
+    update sent: the row itself is shared by every subscription it was offered to."""
+    counters = {name: getattr(row, name) for name in COUNTER_FIELDS}
+    counters["total_revenue"] = live.revenue(row)
+    metrics = ProductMetrics(product_id=row.product_id, updated_at=live.updated_at(row), **counters)
+    metrics.seller_id = row.seller_id
     return metrics
 
 

@@ -14,4 +14,4 @@ from graph.types.product_metrics import ProductMetricsType
 class ProductMetricsUpdate:
     product: ProductType = strawberry.field(description="The product, as it was when the subscription started.")
     metrics: ProductMetricsType = strawberry.field(description="Its totals right after the batch.")
-    applied_at: datetime = strawberry.field(description="When the batch's totals were read for publishing.")
+    applied_at: datetime = strawberry.field(description="When the newest batch that changed these totals committed.")

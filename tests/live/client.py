@@ -87,24 +87,27 @@ class LiveSocket:
         await self.ws.close()
 
 
-def post(base_url: str, query: str, variables: dict | None = None, token: str | None = None) -> dict:
+def post(
+    base_url: str, query: str, variables: dict | None = None, token: str | None = None, timeout: float = TIMEOUT
+) -> dict:
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     body = json.dumps({"query": query, "variables": variables or {}}).encode()
     request = urllib.request.Request(base_url + "/graphql/", data=body, headers=headers)
-    with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.load(response)
 
 
-def track_view(base_url: str, product_id: str) -> None:
+def track_view(base_url: str, product_id: str, timeout: float = TIMEOUT) -> None:
     mutation = "mutation($id: ID!) { trackProductView(productId: $id) { __typename } }"
-    result = post(base_url, mutation, {"id": product_id})
+    result = post(base_url, mutation, {"id": product_id}, timeout=timeout)
     assert "errors" not in result, result
 
 
-def total_views(base_url: str, product_id: str) -> int:
-    result = post(base_url, "query($id: ID!) { product(id: $id) { metrics { totalViews } } }", {"id": product_id})
+def total_views(base_url: str, product_id: str, timeout: float = TIMEOUT) -> int:
+    query = "query($id: ID!) { product(id: $id) { metrics { totalViews } } }"
+    result = post(base_url, query, {"id": product_id}, timeout=timeout)
     return result["data"]["product"]["metrics"]["totalViews"]
 
 

@@ -14,9 +14,14 @@ from graph.subscriptions.hub import Mailbox, hub
 from tests.factories import make_product
 from tracking.apply import apply_events
 from tracking.events import TrackingEvent
+from tracking.live import TotalsRow
 from tracking.models import EventKind
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def row(product_id: int, *, views: int) -> TotalsRow:
+    return TotalsRow(product_id, 0, views, 0, 0, 0, 0, 0, 0, datetime.now(UTC), seller_id=1, is_active=True)
 
 
 def views(product, n: int) -> list[TrackingEvent]:
@@ -35,7 +40,7 @@ def test_a_batch_of_many_events_is_one_message_with_each_products_totals():
 
     messages, taken = asyncio.run(scenario())
     assert messages == 1
-    assert {pid: row["total_views"] for pid, (row, _) in taken.items()} == {first.pk: 50, second.pk: 30}
+    assert {pid: row.total_views for pid, (row, _) in taken.items()} == {first.pk: 50, second.pk: 30}
 
 
 def test_a_rolled_back_batch_publishes_nothing():
@@ -60,10 +65,10 @@ def test_a_mailbox_keeps_only_the_newest_totals_per_product():
     mailbox = Mailbox()
     at = datetime.now(UTC)
     for views_so_far in range(1, 1001):
-        mailbox.offer({"product_id": 7, "total_views": views_so_far}, at)
-    mailbox.offer({"product_id": 8, "total_views": 1}, at)
+        mailbox.offer(row(7, views=views_so_far), at)
+    mailbox.offer(row(8, views=1), at)
 
     taken = asyncio.run(mailbox.take())
-    assert {pid: row["total_views"] for pid, (row, _) in taken.items()} == {7: 1000, 8: 1}
+    assert {pid: row.total_views for pid, (row, _) in taken.items()} == {7: 1000, 8: 1}
     assert mailbox.replaced == 999
     assert mailbox.latest == {}
