@@ -51,6 +51,7 @@ _wake = threading.Condition(_lock)
 _pending: set[int] = set()
 _pending_since = 0.0
 _thread: threading.Thread | None = None
+_sending = False
 _local: tuple[asyncio.AbstractEventLoop, Listener] | None = None
 handed_off = 0  # batches handed off (tests and the benchmark)
 published_messages = 0  # group sends that went out (Redis layer)
@@ -94,14 +95,23 @@ def hand_off(ids: list[int]) -> None:
         handed_off += 1
 
 
+def publishing() -> bool:
+    """Ids are waiting for the publisher thread, or being sent (Redis layer)."""
+    with _lock:
+        return bool(_pending) or _sending
+
+
 def _run_publisher() -> None:
+    global _sending
     loop = asyncio.new_event_loop()  # the Redis layer's connections belong to this loop
     while True:
         with _lock:
+            _sending = False
             while not _pending:
                 _wake.wait()
             ids, committed_at = sorted(_pending), _pending_since
             _pending.clear()
+            _sending = True
         try:
             for start in range(0, len(ids), IDS_PER_MESSAGE):
                 message = {"type": MESSAGE_TYPE, "ids": ids[start : start + IDS_PER_MESSAGE], "at": committed_at}

@@ -31,6 +31,7 @@ from tracking import live
 logger = logging.getLogger(__name__)
 
 REJOIN_EVERY = 600.0  # seconds: channels-redis forgets group members after a day by default
+REDIS_ROUND_TRIP = 0.2  # seconds a stop allows a published batch to come back from Redis
 IDS_PER_READ = 2000  # a merge of many batches is read in a few queries (SQLite's parameter limit)
 
 
@@ -174,6 +175,10 @@ class LiveHub:
         and every subscription sent what it took (a stalled one counts after ``timeout``)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        if settings.LIVE_CHANNEL_LAYER != "memory":  # sent by this process's publisher, then back through Redis
+            while live.publishing() and loop.time() < deadline:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(min(REDIS_ROUND_TRIP, max(deadline - loop.time(), 0)))
         while loop.time() < deadline:
             boxes = {m for index in (self.by_product, self.by_seller) for group in index.values() for m in group}
             reading = self._reading is not None and not self._reading.done()

@@ -246,6 +246,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=4)
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
+    load_at_start = os.getloadavg()
     setup()
     counts = [int(n) for n in args.subscribers.split(",")]
     latency = latencies(args.rounds, counts)
@@ -257,9 +258,16 @@ def main() -> None:
     drains = {n: sorted(r, key=lambda d: d["events_per_second"])[len(r) // 2] for n, r in runs.items()}
     ratio = drains[100]["events_per_second"] / drains[0]["events_per_second"]
     result = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_average_at_start": load_at_start,
+            "load_average_at_end": os.getloadavg(),
+        },
+        "arguments": vars(args),
         "latency_write_to_receipt": latency,
         "drain_without_subscribers": drains[0],
         "drain_with_100_subscribers": drains[100],
+        "drain_runs_events_per_second": {n: [r["events_per_second"] for r in runs[n]] for n in runs},
         "drain_ratio": round(ratio, 3),
         "drain_goal_met": ratio >= 0.9,
     }

@@ -4,6 +4,7 @@ and mailboxes that keep the newest totals per product instead of a growing queue
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 
 import pytest
@@ -12,6 +13,7 @@ from django.db import transaction
 
 from graph.subscriptions.hub import Mailbox, hub
 from tests.factories import make_product
+from tracking import live
 from tracking.apply import apply_events
 from tracking.events import TrackingEvent
 from tracking.live import TotalsRow
@@ -72,3 +74,30 @@ def test_a_mailbox_keeps_only_the_newest_totals_per_product():
     assert {pid: row.total_views for pid, (row, _) in taken.items()} == {7: 1000, 8: 1}
     assert mailbox.replaced == 999
     assert mailbox.latest == {}
+
+
+def test_a_batch_is_read_once_for_all_subscribers(monkeypatch):
+    """Fan-out costs one totals query per batch in a process, whatever the number of subscribers."""
+    products = [make_product() for _ in range(3)]
+    queries = []
+    real_totals = live.totals
+
+    def counted(*args, **kwargs):
+        rows = real_totals(*args, **kwargs)
+        queries.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(live, "totals", counted)
+
+    async def scenario():
+        async with contextlib.AsyncExitStack() as stack:
+            boxes = [
+                await stack.enter_async_context(hub.subscription(product_ids=[p.pk for p in products]))
+                for _ in range(50)
+            ]
+            await sync_to_async(apply_events)([e for p in products for e in views(p, 2)])
+            return [await asyncio.wait_for(box.take(), 20) for box in boxes]
+
+    taken = asyncio.run(scenario())
+    assert queries == [3]  # one query, the three products' rows
+    assert all({pid: row.total_views for pid, (row, _) in box.items()} == {p.pk: 2 for p in products} for box in taken)
