@@ -234,3 +234,36 @@ def test_a_socket_without_connection_init_is_closed_on_timeout(live_api_factory)
         return await socket.close_code()
 
     assert asyncio.run(scenario()) == 4408
+
+
+def test_a_checkout_and_a_favorite_reach_the_seller_with_the_sale(live_api):
+    seller, shopper = make_user(), make_user()
+    product = make_product(seller=seller, price="15.00", stock=10)
+    pid = global_id("Product", product.pk)
+    seller_token, _ = issue_token(user=seller)
+    shopper_token, _ = issue_token(user=shopper)
+    add = "mutation($id: ID!) { addToCart(productId: $id, quantity: 2) { errors { code } } }"
+    favorite = "mutation($id: ID!) { addFavorite(productId: $id) { isFavorite } }"
+    checkout = "mutation { checkout { errors { code } } }"
+    totals = "totalSales totalFavorites totalRevenue"
+    subscription = f"subscription {{ sellerMetricsUpdated {{ product {{ id }} metrics {{ {totals} }} }} }}"
+
+    async def scenario():
+        socket = await LiveSocket.open(live_api.url, payload={"authorization": f"Bearer {seller_token}"})
+        await socket.subscribe("1", subscription)
+        await until_live(socket, "1", live_api.url, pid)  # registered
+        for document in (add, favorite, checkout):
+            result = await asyncio.to_thread(post, live_api.url, document, {"id": pid}, shopper_token)
+            assert "errors" not in result, result
+        while True:  # the sale commits with the order, the favorite with the next batch
+            update = (await socket.next_for("1"))["payload"]["data"]["sellerMetricsUpdated"]
+            if update["metrics"]["totalSales"] == 2 and update["metrics"]["totalFavorites"] == 1:
+                break
+        query = f"query($id: ID!) {{ product(id: $id) {{ metrics {{ {totals} }} }} }}"
+        queried = await asyncio.to_thread(post, live_api.url, query, {"id": pid}, seller_token)
+        await socket.close()
+        return update, queried["data"]["product"]["metrics"]
+
+    update, queried = asyncio.run(scenario())
+    assert update["product"]["id"] == pid
+    assert update["metrics"] == queried == {"totalSales": 2, "totalFavorites": 1, "totalRevenue": "30.00"}
