@@ -45,7 +45,8 @@ def test_the_command_make_run_starts_serves_subscriptions():
         try:
             url = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + STARTUP_TIMEOUT
-            while not _answers(url, timeout=1) and time.monotonic() < deadline:
+            while not _answers(url, timeout=1):
+                assert server.poll() is None and time.monotonic() < deadline, "the make run command did not start"
                 time.sleep(0.1)
 
             async def scenario():
