@@ -26,14 +26,17 @@ except ImproperlyConfigured as exc:
 
 from asgiref.sync import sync_to_async  # noqa: E402
 
-from graph.subscriptions.routing import websocket_application  # noqa: E402  (needs Django set up)
+from graph.schema import schema  # noqa: E402  (needs Django set up)
+from graph.subscriptions.routing import websocket_application  # noqa: E402
 from graph.subscriptions.stopping import drain_before_close  # noqa: E402
 from marketplace.signals import server_shutdown, server_started  # noqa: E402
+
+websockets = websocket_application(schema)
 
 
 async def application(scope, receive, send):
     if scope["type"] == "websocket":
-        return await websocket_application(scope, receive, send)
+        return await websockets(scope, receive, send)
     if scope["type"] != "lifespan":
         return await django_application(scope, receive, send)
     while True:

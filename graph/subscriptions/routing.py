@@ -6,7 +6,6 @@ from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
 from django.urls import re_path
 
-from graph.schema import schema
 from graph.subscriptions.consumer import LiveConsumer
 
 
@@ -17,11 +16,14 @@ async def refuse(scope, receive, send) -> None:
         await send({"type": "websocket.close", "code": 1008})
 
 
-websocket_application = AuthMiddlewareStack(
-    URLRouter(
-        [
-            re_path(r"^graphql/?$", LiveConsumer.as_asgi(schema=schema)),
-            re_path(r"", refuse),
-        ]
+def websocket_application(schema):
+    """The websocket ASGI app for ``schema`` (passed in by config.asgi: graph.schema imports
+    this package's resolvers, so importing the schema here would be a cycle)."""
+    return AuthMiddlewareStack(
+        URLRouter(
+            [
+                re_path(r"^graphql/?$", LiveConsumer.as_asgi(schema=schema)),
+                re_path(r"", refuse),
+            ]
+        )
     )
-)
