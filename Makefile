@@ -91,6 +91,7 @@ bench: $(DEVSTAMP)
 	$(PY) -m tests.benchmarks.run $(if $(FULL),--full,)
 	$(PY) -m tests.benchmarks.bench_catalogue --suite $(if $(FULL),--full,)
 	$(PY) -m tests.benchmarks.bench_celery
+	$(PY) -m tests.benchmarks.bench_history
 	$(PY) -m tests.benchmarks.bench_live
 
 clean:

@@ -41,6 +41,16 @@ LIST_ESTIMATES = {"categories": 10, "children": 10}
 # unknown list is priced at).
 ID_LIST_FIELDS = {"nodes": "ids"}
 MAX_IDS = 100
+# Lists whose length is an argument (name, default): what is selected runs once per item.
+# A product's ``history`` is ``last`` buckets (all products' from one batched query); a
+# seller's ``topProducts`` is ``first`` products.
+SIZED_LISTS = {"history": ("last", 30), "topProducts": ("first", 10)}
+# A seller's ``series`` has one bucket per period of the window, which its parent's
+# arguments set: priced at the most a window may hold (31 days of hours).
+LIST_ESTIMATES["series"] = 24 * 31
+# ``sellerAnalytics`` aggregates the buckets of every product of the seller over the
+# window (rows: products x periods): priced as a scan, and counted as an expensive field.
+AGGREGATES = frozenset({"sellerAnalytics"})
 
 # What one expensive field adds to the cost (a plain field costs 1): about what a
 # page of 100 products with everything on it costs, since that is what one scan of
@@ -50,7 +60,7 @@ EXPENSIVE_PRICE = 1_000
 # keys), so an ordering alone is cheap. What no index serves: a popularity ordering
 # narrowed to one seller walks the popularity index and filters (10-17 ms of SQL at
 # 1M products against 0.1 ms for the others), so that combination is priced as a scan.
-SELLER_UNINDEXED_ORDERS = frozenset({"MOST_VIEWED", "BEST_SELLING"})
+SELLER_UNINDEXED_ORDERS = frozenset({"MOST_VIEWED", "BEST_SELLING", "TRENDING"})
 # Fields that count matches and what each adds: a listing's ``totalCount`` is a
 # maintained category count or a count capped at 1,000 rows (marketplace.selectors), so
 # it costs about a page. ``productCount`` reads the maintained count on the category row
@@ -134,6 +144,13 @@ def price(field: FieldNode, values: OperationValues) -> FieldPrice:
         return FieldPrice(own=own, multiplier=multiplier, expensive=expensive, per_item_only=True)
     if name in COUNT_FIELDS:
         return FieldPrice(own=1 + COUNT_FIELDS[name], multiplier=1, expensive=name)
+    if name in AGGREGATES:
+        return FieldPrice(own=1 + EXPENSIVE_PRICE, multiplier=1, expensive=name)
+    if name in SIZED_LISTS:
+        argument, default = SIZED_LISTS[name]
+        size = values.argument(field, argument)
+        size = size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else default
+        return FieldPrice(own=1, multiplier=max(1, size))
     if name in ID_LIST_FIELDS and any(a.name.value == ID_LIST_FIELDS[name] for a in field.arguments or ()):
         ids = values.argument(field, ID_LIST_FIELDS[name])
         return FieldPrice(own=1, multiplier=max(1, min(len(ids), MAX_IDS)) if isinstance(ids, list) else MAX_IDS)

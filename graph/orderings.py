@@ -3,8 +3,8 @@ the annotation it sorts on; the enum the schema exposes is built from these.
 
 Every order sorts on a stored key that an index covers in the order's direction, id
 included: NEWEST, PRICE_* and TOP_RATED on the product's own columns (TOP_RATED on
-the maintained Bayesian ``rating_score``, see marketplace.sort_keys), MOST_VIEWED and
-BEST_SELLING on the metrics row through an inner join, so the plan walks the metrics
+the maintained Bayesian ``rating_score``, see marketplace.sort_keys), MOST_VIEWED,
+BEST_SELLING and TRENDING on the metrics row through an inner join, so the plan walks the metrics
 index and stops after a page.
 """
 
@@ -32,6 +32,7 @@ class ProductOrder(Enum):
     BEST_SELLING = "BEST_SELLING"
     TOP_RATED = "TOP_RATED"
     RELEVANCE = "RELEVANCE"
+    TRENDING = "TRENDING"
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,12 @@ def _by(name: str, attr: str, descending: bool, kind: type, annotate=None, id_at
     return ProductOrdering(ordering, annotate) if annotate else ProductOrdering(ordering)
 
 
-def _by_metric(name: str, field: str) -> ProductOrdering:
+def _by_metric(name: str, field: str, kind: type = int) -> ProductOrdering:
     """Sorted by a metrics counter, ties by the metrics row's product id (the same value as
     the product's id): both keys from one table, so the cursor's row comparison is a bound
     of the metrics index (a pair mixing the two tables is only a filter)."""
     alias = f"sort_{field}"
-    return _by(name, alias, True, int, lambda qs: with_metric(qs, field, alias), id_attr="sort_product_id")
+    return _by(name, alias, True, kind, lambda qs: with_metric(qs, field, alias), id_attr="sort_product_id")
 
 
 PRODUCT_ORDERINGS: dict[ProductOrder, ProductOrdering] = {
@@ -63,6 +64,9 @@ PRODUCT_ORDERINGS: dict[ProductOrder, ProductOrdering] = {
     ProductOrder.MOST_VIEWED: _by_metric("MOST_VIEWED", "total_views"),
     ProductOrder.BEST_SELLING: _by_metric("BEST_SELLING", "total_sales"),
     ProductOrder.TOP_RATED: _by("TOP_RATED", "rating_score", True, float),
+    # Recent engagement with time decay, in forward-decay form (tracking.trending): the
+    # stored score orders as the decayed one does at any instant, so it is a plain counter.
+    ProductOrder.TRENDING: _by_metric("TRENDING", "trending_score", float),
     # The search rank is an integer rounded in SQL (marketplace/search.py), so the cursor
     # compares exactly what the sort used.
     ProductOrder.RELEVANCE: _by("RELEVANCE", "relevance", True, int, with_relevance),

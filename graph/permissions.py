@@ -27,3 +27,10 @@ def require_staff(info: Info):
     if not user.is_staff:
         raise Forbidden("Only staff may do this.")
     return user
+
+
+def can_see_revenue(user, seller_id: int | None) -> bool:
+    """Revenue is the product's seller's and staff's to see (``totalRevenue``, ``history``)."""
+    if user is None or not user.is_authenticated:
+        return False
+    return user.is_staff or (seller_id is not None and seller_id == user.pk)

@@ -18,7 +18,7 @@ from graph.types.catalogue import (
     ProductFilter,
     ProductOrderEnum,
     ProductType,
-    product_connection,
+    listed_products,
 )
 from graph.types.commerce import CartType
 from graph.types.node import Node
@@ -42,7 +42,7 @@ class Query:
         page = await product_resolvers.products(
             info, first=first, after=after, filter=filter, order_by=order_by, last=last, before=before
         )
-        return product_connection(page)
+        return await listed_products(info, page)
 
     @strawberry.field(description="One active product by ID or slug (exactly one of them); null when not found.")
     async def product(

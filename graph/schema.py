@@ -7,6 +7,7 @@ from django.conf import settings
 from strawberry.extensions import AddValidationRules, DisableIntrospection, MaxTokensLimiter, ParserCache
 from strawberry.schema.config import StrawberryConfig
 
+from graph.execution import LeanExecutionContext, lean_resolvers
 from graph.extensions import CsrfForMutations, RefuseNulCharacters
 from graph.masking import MaskServerErrors, is_server_fault
 from graph.mutations.accounts import AccountMutation, OnePasswordMutationPerDocument
@@ -61,4 +62,6 @@ schema = Schema(
     subscription=Subscription,
     extensions=extensions(),
     config=StrawberryConfig(disable_field_suggestions=not settings.DEBUG),
+    execution_context_class=LeanExecutionContext,
 )
+lean_resolvers(schema)  # plain resolvers called directly (graph.execution)

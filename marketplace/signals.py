@@ -24,3 +24,7 @@ favorite_changed = Signal()
 cart_changed = Signal()
 # order_placed(order, items: list[OrderItem])
 order_placed = Signal()
+# account_erased(user_id, favorite_product_ids: list[int]): a shopper's personal data was
+# erased (marketplace.services.privacy), sent inside the erasing transaction; the product ids
+# are those of the favorites it removed, one per favorite.
+account_erased = Signal()

@@ -6,7 +6,7 @@ class TrackingConfig(AppConfig):
     verbose_name = "Tracking"
 
     def ready(self) -> None:
-        from tracking import receivers  # noqa: F401  (connects signal receivers)
+        from tracking import privacy, receivers  # noqa: F401  (connect signal receivers)
         from tracking.prometheus import install
 
         install()  # time every tracking batch, feed the executor's statistics to Prometheus

@@ -22,7 +22,9 @@ COUNTER_OF_KIND: dict[str, tuple[str, int]] = {
     EventKind.CART_REMOVE: ("total_cart_removals", 1),
     EventKind.PURCHASE: ("total_sales", 1),
 }
-UNIT_KINDS = {EventKind.PURCHASE}  # counted per unit (quantity), not per event
+# Counted per unit (the event's quantity), not per event: a shopper who puts three mugs in
+# the cart adds three units, and a cart change of +3 or -2 counts 3 or 2 (README, "Metrics").
+UNIT_KINDS = {EventKind.PURCHASE, EventKind.CART_ADD, EventKind.CART_REMOVE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,4 +37,5 @@ class TrackingEvent:
     quantity: int = 1
     amount: Decimal | None = None  # purchases: the line total
     created_at: datetime = field(default_factory=timezone.now)
+    event_key: str | None = None  # the visitor's hashed client event id (tracking.dedup)
     enqueued_at: float = field(default_factory=time.monotonic)

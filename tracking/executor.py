@@ -102,6 +102,11 @@ class EventExecutor:
         with self._lock:
             self._stats.rate_limited += n
 
+    def count_bot_events(self, n: int = 1) -> None:
+        """Events of a known crawler, left out of every counter (tracking.crawlers)."""
+        with self._lock:
+            self._stats.bot_events += n
+
     # --- lifecycle ----------------------------------------------------------
     def start(self) -> None:
         """Start the workers now (otherwise the first offer does). Call it from the main

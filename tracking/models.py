@@ -52,6 +52,9 @@ class ProductMetrics(models.Model):
     total_cart_removals = models.BigIntegerField(default=0)
     total_sales = models.BigIntegerField(default=0)
     total_revenue = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
+    # Recent engagement in forward-decay form (tracking.trending): ordering by it is ordering
+    # by the time-decayed score at any instant; its value alone means nothing.
+    trending_score = models.FloatField(default=0.0, db_default=0.0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -72,12 +75,17 @@ class ProductMetrics(models.Model):
             # In the listing's sort direction, id included: MOST_VIEWED / BEST_SELLING walk these.
             models.Index(fields=["-total_views", "-product"], name="metrics_views_desc"),
             models.Index(fields=["-total_sales", "-product"], name="metrics_sales_desc"),
+            models.Index(fields=["-trending_score", "-product"], name="metrics_trending_desc"),
         ]
 
     def __str__(self) -> str:
         return f"metrics of product {self.product_id}"
 
-    # The rate formulas live here and nowhere else.
+    # The rate formulas live here and nowhere else. Cart counters are units, as sales are:
+    # adding 3 mugs is 3 cart additions; updateCartItem counts the difference (3 -> 5 adds 2,
+    # 5 -> 1 removes 4, to 0 removes the rest); removing a line removes its units; merging an
+    # anonymous cart at login moves units without counting them again (units the merge must
+    # drop count as removed). So cart_addition_rate is units put in carts per view.
     @property
     def click_through_rate(self) -> float:
         return _ratio(self.total_clicks, self.total_impressions)
@@ -111,7 +119,11 @@ class ActivityEvent(models.Model):
 
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="event_quantity_gt_0")]
-        indexes = [models.Index(fields=["product", "created_at"], name="event_product_time")]
+        indexes = [
+            models.Index(fields=["product", "created_at"], name="event_product_time"),
+            # A user's rows in id order: the data export pages along it, the erasure finds them.
+            models.Index(fields=["user", "id"], name="event_user_id"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} of product {self.product_id}"
@@ -152,6 +164,7 @@ class ProcessStats(models.Model):
     discarded = models.BigIntegerField(default=0)
     batches = models.BigIntegerField(default=0)
     rate_limited = models.BigIntegerField(default=0)
+    bot_events = models.BigIntegerField(default=0)
     queue_depth = models.BigIntegerField(default=0)
     oldest_pending_age = models.FloatField(default=0.0)
     last_batch_duration = models.FloatField(default=0.0)
@@ -228,3 +241,49 @@ class DailyMetrics(MetricsBucket):
         verbose_name_plural = "daily metrics"
         constraints = [models.UniqueConstraint(fields=["product", "start"], name="daily_metrics_product_start")]
         indexes = [models.Index(fields=["start"], name="daily_metrics_start")]
+
+
+class ErasedFavorites(models.Model):
+    """Favorites of erased accounts that ``total_favorites`` still counts.
+
+    Erasing an account (``deleteAccount``) removes its favorites without unfavorite events:
+    counters and buckets do not change when someone leaves. ``reconcile_metrics`` compares
+    ``total_favorites`` with the Favorite rows plus this count, so it does not see drift."""
+
+    product = models.OneToOneField(Product, primary_key=True, related_name="+", on_delete=models.CASCADE)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "erased favorites"
+
+    def __str__(self) -> str:
+        return f"{self.count} erased favorites of product {self.product_id}"
+
+
+class TrendingEpoch(models.Model):
+    """The one row that says from when trending scores grow (tracking.trending).
+
+    Every batch reads it in its transaction (with a share lock on PostgreSQL), and a rebase
+    moves it forward while dividing every score by the same factor under an exclusive lock,
+    so no batch ever adds to scores on the old scale after the rebase."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    epoch = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"trending epoch {self.epoch:%Y-%m-%d %H:%M}"
+
+
+class TrackedEventId(models.Model):
+    """Client event ids already counted (tracking.dedup): one row per (visitor and event id,
+    product), written in the batch's own transaction, kept ``EVENT_ID_RETENTION``."""
+
+    key = models.CharField(max_length=32)  # hash of (visitor, client event id)
+    product_id = models.BigIntegerField()
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "product_id"], name="tracked_event_id_key_product")]
+
+    def __str__(self) -> str:
+        return f"{self.key} / product {self.product_id}"

@@ -38,6 +38,7 @@ TRACKING_COUNTERS = {
     "failed": Counter("tracking_events_failed", "Tracking events lost after their batch failed every retry."),
     "discarded": Counter("tracking_events_discarded", "Tracking events skipped, e.g. for a product that is gone."),
     "rate_limited": Counter("tracking_events_rate_limited", "Tracking events refused by the per-visitor rate limit."),
+    "bot_events": Counter("tracking_bot_events", "Tracking events from known crawlers, answered but never counted."),
     "retried": Counter("tracking_batch_retries", "Retries of tracking batches after a transient error."),
     "resent": Counter(
         "tracking_events_resent", "Tracking events published to the broker again because no worker applied them."

@@ -61,6 +61,14 @@ def publish_tracking_stats(sender, **kwargs) -> None:
     start_publishing()
 
 
+@receiver(server_started, dispatch_uid="tracking.warm_up_crawler_patterns")
+def warm_up_crawler_patterns(sender, **kwargs) -> None:
+    """Compile the crawler list at start, not during the first tracking call."""
+    from tracking.crawlers import warm_up
+
+    warm_up()
+
+
 @receiver(server_shutdown, dispatch_uid="tracking.withdraw_stats_on_shutdown")
 def withdraw_tracking_stats(sender, **kwargs) -> None:
     from tracking.process_stats import stop_publishing

@@ -1,6 +1,7 @@
 """Recompute the counters that have a source of truth elsewhere, and compare.
 
-``total_favorites`` must equal the Favorite rows, ``total_sales`` and
+``total_favorites`` must equal the Favorite rows (plus the favorites of erased accounts,
+which the counter keeps: ``tracking.privacy``), ``total_sales`` and
 ``total_revenue`` the placed orders' items. Views, clicks and impressions have no
 other source and are not checked. The catalogue's stored sort keys are checked too
 (marketplace.sort_keys): each product's rating keys against its reviews, each
@@ -10,6 +11,7 @@ must have its metrics row (the popularity orders join it).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -20,6 +22,7 @@ from marketplace import sort_keys
 from marketplace.models import Favorite, Order, OrderItem, Product
 from tracking.metrics import MetricsHelper
 from tracking.models import ProductMetrics
+from tracking.privacy import erased_favorites
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,8 @@ def find_sort_key_drift() -> list[Drift]:
 
 
 def find_metrics_drift() -> list[Drift]:
-    favorites = dict(Favorite.objects.values("product_id").annotate(n=Count("id")).values_list("product_id", "n"))
+    favorites = Counter(erased_favorites())
+    favorites.update(dict(Favorite.objects.values("product_id").annotate(n=Count("id")).values_list("product_id", "n")))
     sales: dict[int, tuple[int, Decimal]] = {}
     placed = OrderItem.objects.filter(order__status=Order.Status.PLACED)
     for item in placed.values("product_id", "quantity", "unit_price").iterator(chunk_size=5000):

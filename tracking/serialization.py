@@ -19,6 +19,7 @@ def dump_events(events: list[TrackingEvent]) -> list[list]:
             e.quantity,
             None if e.amount is None else str(e.amount),
             e.created_at.isoformat(),
+            e.event_key,
         ]
         for e in events
     ]
@@ -35,6 +36,8 @@ def load_events(rows: list[list]) -> list[TrackingEvent]:
             quantity=int(quantity),
             amount=None if amount is None else Decimal(amount),
             created_at=datetime.fromisoformat(created_at),
+            event_key=event_key[0] if event_key else None,
         )
-        for kind, product_id, user_id, visitor_key, source, quantity, amount, created_at in rows
+        # A row published before event keys existed has eight fields.
+        for kind, product_id, user_id, visitor_key, source, quantity, amount, created_at, *event_key in rows
     ]

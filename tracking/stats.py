@@ -15,6 +15,7 @@ class TrackingStats:
     discarded: int = 0
     batches: int = 0
     rate_limited: int = 0
+    bot_events: int = 0  # tracking calls from known crawlers: answered, never counted
     queue_depth: int = 0
     oldest_pending_age: float = 0.0
     last_batch_duration: float = 0.0

@@ -33,6 +33,13 @@ class Loader(DataLoader):
     def __init__(self, context: Context) -> None:  # initialised once, in __new__
         pass
 
+    def load_now(self, key: Hashable) -> Any:
+        """The value itself when this request already loaded ``key`` (or primed it), else
+        the future. graphql-core completes a plain value in the same call; an awaitable
+        costs it a coroutine per field per list item (see ``graph.execution``)."""
+        future = self.load(key)
+        return future.result() if future.done() else future
+
     async def batch_load_fn(self, keys: Sequence[Hashable]) -> list[Any]:
         result = await sync_to_async(self.load_batch, thread_sensitive=True)(list(keys))
         if isinstance(result, Primed):

@@ -1,4 +1,5 @@
-"""register, login, logout, revokeToken: each translates to an ``accounts`` service.
+"""register, login, logout, revokeToken, deleteAccount: each translates to an ``accounts``
+(or ``privacy``) service.
 
 The services hash and check passwords in a thread (``call_service``), never on the
 event loop; ``OnePasswordMutationPerDocument`` keeps one document from asking for many.
@@ -30,10 +31,10 @@ from graph.permissions import require_user
 from graph.types.accounts import ApiTokenType, UserType
 from graph.types.errors import UserError, UserErrorCode
 from marketplace.ratelimit import client_address
-from marketplace.services import accounts
+from marketplace.services import accounts, privacy
 
 # Mutation fields whose service hashes or checks a password (~0.3 s of CPU each).
-PASSWORD_MUTATIONS = frozenset({"register", "login"})
+PASSWORD_MUTATIONS = frozenset({"register", "login", "deleteAccount"})
 
 
 async def _throttled(call: Awaitable[tuple]) -> tuple:
@@ -106,6 +107,12 @@ class RevokeTokenPayload:
 
 
 @strawberry.type
+class DeleteAccountPayload:
+    deleted: bool = strawberry.field(description="True once the account is erased (also when it already was).")
+    errors: list[UserError]
+
+
+@strawberry.type
 class AccountMutation:
     @strawberry.mutation(description="Create an account (Django's password rules apply). Log in afterwards.")
     async def register(self, info: Info, username: str, email: str, password: str) -> RegisterPayload:
@@ -144,3 +151,21 @@ class AccountMutation:
         pk = decode_id(token_id, "ApiToken", field="tokenId")
         token, errors = await call_service(accounts.revoke_token, user=user, token_id=pk)
         return RevokeTokenPayload(token=token, errors=errors)
+
+    @strawberry.mutation(
+        description="Erase your personal data (GDPR): the account is deactivated and anonymised, its sessions "
+        "and tokens end, favorites, carts and reviews are removed, activity is kept without you, and orders are "
+        "kept for the sellers' books without your name. Product counters do not change. Sellers deactivate "
+        "their products first (HAS_ACTIVE_PRODUCTS). Rate-limited like login."
+    )
+    async def delete_account(self, info: Info, password: str) -> DeleteAccountPayload:
+        user = require_user(info)
+        request = info.context.request
+        _, errors = await _throttled(
+            call_service(privacy.delete_account, user=user, password=password, address=client_address(request))
+        )
+        if errors:
+            return DeleteAccountPayload(deleted=False, errors=errors)
+        await alogout(request)
+        info.context.user = None
+        return DeleteAccountPayload(deleted=True, errors=[])

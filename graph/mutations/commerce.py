@@ -82,9 +82,13 @@ class CommerceMutation:
         _, errors = await call_service(carts.add_to_cart, cart=cart, product=product, quantity=quantity)
         return cart_payload(info, cart, errors)
 
-    @strawberry.mutation(description="Set the quantity of a product in the cart (1..99, never beyond stock).")
+    @strawberry.mutation(
+        description="Set the quantity of a product in the cart (1..99, never beyond stock); 0 removes the line. "
+        "Metrics count the difference in units: up is an addition, down a removal."
+    )
     async def update_cart_item(self, info: Info, product_id: strawberry.ID, quantity: int) -> CartPayload:
-        product = await active_product(product_id)
+        # Like removeFromCart, a line whose product is no longer sold can still be set to 0.
+        product = await (any_product if quantity == 0 else active_product)(product_id)
         cart = await request_cart(info, create=False)
         if product is None or cart is None:
             return cart_payload(info, cart, not_found())

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import DatabaseError
 from strawberry.types import Info
 
 from graph.errors import BadUserInput
@@ -11,11 +15,17 @@ from graph.ids import decode_id
 from graph.ratelimit import hit, visitor
 from graph.types.tracking import TrackingReceipt, TrackingRefusalReason
 from tracking import tracker
+from tracking.crawlers import request_is_crawler
+from tracking.dedup import MAX_EVENT_ID_LENGTH, counted_before, event_key, recent_keys, tagged
 from tracking.executor import get_executor
 from tracking.selectors import ActivityUnknown, trackable_product_ids
 
 MAX_LISTING_IDS = 100
 MAX_SOURCE_LENGTH = 64
+EVENT_ID = strawberry.argument(
+    description="A client-generated id of this call (at most 64 characters): the same id from the same visitor "
+    "counts once for at least 24 hours, so a client may retry freely; the receipt says `duplicate`.",
+)
 
 
 def _identity(info: Info, source: str | None) -> dict:
@@ -55,44 +65,88 @@ def _receipt(accepted: bool, count: int) -> TrackingReceipt:
     return TrackingReceipt(accepted=False, queued=0, reason=TrackingRefusalReason.QUEUE_FULL)
 
 
-def _offer(info: Info, events) -> TrackingReceipt:
-    """Queue the events unless the visitor is over the tracking rate limit."""
+def _event_key(info: Info, event_id: str | None) -> str | None:
+    """The stored key of the client's ``eventId`` (tracking.dedup), validated."""
+    if event_id is None:
+        return None
+    if not 0 < len(event_id) <= MAX_EVENT_ID_LENGTH:
+        raise BadUserInput(f"eventId must have 1 to {MAX_EVENT_ID_LENGTH} characters.", field="eventId")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in event_id):
+        raise BadUserInput("eventId must not contain control characters.", field="eventId")
+    return event_key(visitor(info.context.request, info.context.user), event_id)
+
+
+async def _counted_before(key: str) -> bool:
+    try:
+        return await sync_to_async(counted_before)(key)
+    except DatabaseError:  # cannot tell now: queue it, the batch counts it at most once
+        return False
+
+
+async def _offer(info: Info, events, key: str | None = None) -> TrackingReceipt:
+    """Queue the events unless they come from a crawler (answered, never counted), the
+    visitor is over the tracking rate limit, or their ``eventId`` was counted already."""
+    if request_is_crawler(info.context.request):
+        get_executor().count_bot_events(len(events))
+        return TrackingReceipt(accepted=True, queued=0)
     who = visitor(info.context.request, info.context.user)
     if not hit("tracking", who, limit=settings.TRACKING_RATE_LIMIT):
         get_executor().count_rate_limited(len(events))
         return TrackingReceipt(accepted=False, queued=0, reason=TrackingRefusalReason.RATE_LIMITED)
-    return _receipt(get_executor().offer(events), len(events))
+    if key is None:
+        return _receipt(get_executor().offer(events), len(events))
+    if await _counted_before(key):
+        return TrackingReceipt(accepted=True, queued=0, duplicate=True)
+    receipt = _receipt(get_executor().offer(tagged(events, key)), len(events))
+    if receipt.accepted:
+        recent_keys.add(key)
+    return receipt
 
 
 @strawberry.type
 class TrackingMutation:
     @strawberry.mutation(description="Count a product page view. Returns at once; counters follow within a second.")
     async def track_product_view(
-        self, info: Info, product_id: strawberry.ID, source: str | None = None
+        self,
+        info: Info,
+        product_id: strawberry.ID,
+        source: str | None = None,
+        event_id: Annotated[strawberry.ID | None, EVENT_ID] = None,
     ) -> TrackingReceipt:
         identity = _identity(info, source)
+        key = _event_key(info, event_id)
         try:
             [pid] = await _checked([product_id], "productId")
         except ActivityUnknown:
             return _unavailable()
-        return _offer(info, tracker.product_view(pid, **identity))
+        return await _offer(info, tracker.product_view(pid, **identity), key)
 
     @strawberry.mutation(description="Count a click on a product (from a listing, a recommendation, an ad).")
     async def track_product_click(
-        self, info: Info, product_id: strawberry.ID, source: str | None = None
+        self,
+        info: Info,
+        product_id: strawberry.ID,
+        source: str | None = None,
+        event_id: Annotated[strawberry.ID | None, EVENT_ID] = None,
     ) -> TrackingReceipt:
         identity = _identity(info, source)
+        key = _event_key(info, event_id)
         try:
             [pid] = await _checked([product_id], "productId")
         except ActivityUnknown:
             return _unavailable()
-        return _offer(info, tracker.product_click(pid, **identity))
+        return await _offer(info, tracker.product_click(pid, **identity), key)
 
     @strawberry.mutation(description="Count one impression for each listed product (at most 100 ids).")
     async def track_listing_view(
-        self, info: Info, product_ids: list[strawberry.ID], source: str | None = None
+        self,
+        info: Info,
+        product_ids: list[strawberry.ID],
+        source: str | None = None,
+        event_id: Annotated[strawberry.ID | None, EVENT_ID] = None,
     ) -> TrackingReceipt:
         identity = _identity(info, source)
+        key = _event_key(info, event_id)
         if not product_ids:
             raise BadUserInput("productIds must not be empty.", field="productIds")
         if len(product_ids) > MAX_LISTING_IDS:
@@ -103,4 +157,4 @@ class TrackingMutation:
             pids = await _checked(list(product_ids), "productIds")
         except ActivityUnknown:
             return _unavailable()
-        return _offer(info, tracker.listing_view(pids, **identity))
+        return await _offer(info, tracker.listing_view(pids, **identity), key)

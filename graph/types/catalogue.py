@@ -13,6 +13,7 @@ from decimal import Decimal
 import strawberry
 from strawberry.types import Info
 
+from graph.execution import Load, prefetch
 from graph.loaders import (
     CategoryByIdLoader,
     ChildrenByCategoryIdLoader,
@@ -38,7 +39,9 @@ ProductOrderEnum = strawberry.enum(
     name="ProductOrder",
     description=(
         "Listing orders. Every order ends with the product id, so pages never skip or repeat. "
-        "The default is NEWEST, or RELEVANCE when filter.search is given; RELEVANCE needs a search."
+        "The default is NEWEST, or RELEVANCE when filter.search is given; RELEVANCE needs a search. "
+        "TRENDING: recent views, clicks, cart additions and sales (weighted 1, 2, 5 and 10 per unit), "
+        "each counting half as much after every TRENDING_HALF_LIFE_HOURS (24 by default)."
     ),
 )
 
@@ -79,7 +82,7 @@ class ReviewType(Node):
 
     @strawberry.field
     def author(self, root: strawberry.Parent[ProductReview], info: Info) -> SellerType:
-        return UserByIdLoader(info.context).load(root.user_id)
+        return UserByIdLoader(info.context).load_now(root.user_id)
 
 
 @strawberry.type
@@ -111,27 +114,27 @@ class ProductType(Node):
 
     @strawberry.field
     def category(self, root: strawberry.Parent[Product], info: Info) -> CategoryType:
-        return CategoryByIdLoader(info.context).load(root.category_id)
+        return CategoryByIdLoader(info.context).load_now(root.category_id)
 
     @strawberry.field
     def seller(self, root: strawberry.Parent[Product], info: Info) -> SellerType:
-        return UserByIdLoader(info.context).load(root.seller_id)
+        return UserByIdLoader(info.context).load_now(root.seller_id)
 
     @strawberry.field(description="Images in display order.")
     def images(self, root: strawberry.Parent[Product], info: Info) -> list[ProductImageType]:
-        return ImagesByProductIdLoader(info.context).load(root.pk)
+        return ImagesByProductIdLoader(info.context).load_now(root.pk)
 
     @strawberry.field
     def rating(self, root: strawberry.Parent[Product], info: Info) -> RatingType:
-        return RatingByProductIdLoader(info.context).load(root.pk)
+        return RatingByProductIdLoader(info.context).load_now(root.pk)
 
     @strawberry.field(description="Engagement metrics; created on the fly when the product has none yet.")
     def metrics(self, root: strawberry.Parent[Product], info: Info) -> ProductMetricsType:
-        return MetricsByProductLoader(info.context).load(SoldProduct(root.pk, root.seller_id))
+        return MetricsByProductLoader(info.context).load_now(SoldProduct(root.pk, root.seller_id))
 
     @strawberry.field(description="Whether the current user favorited it (false when not logged in).")
     def is_favorite(self, root: strawberry.Parent[Product], info: Info) -> bool:
-        return FavoriteByProductIdLoader(info.context).load(root.pk)
+        return FavoriteByProductIdLoader(info.context).load_now(root.pk)
 
     @strawberry.field(description="False once the seller deactivated it (only its seller and staff can see it then).")
     def is_active(self, root: strawberry.Parent[Product]) -> bool:
@@ -181,6 +184,28 @@ def product_connection(page: Page, node: Callable[[object], Product] = lambda pr
     return connection(page, ProductConnection, ProductEdge, node, count=page.count)
 
 
+PRODUCT_LOADS: dict[str, Load] = {
+    # what ProductType's loader fields ask for, keyed by GraphQL field name (the same keys)
+    "category": lambda context, product: CategoryByIdLoader(context).load(product.category_id),
+    "seller": lambda context, product: UserByIdLoader(context).load(product.seller_id),
+    "images": lambda context, product: ImagesByProductIdLoader(context).load(product.pk),
+    "rating": lambda context, product: RatingByProductIdLoader(context).load(product.pk),
+    "metrics": lambda context, p: MetricsByProductLoader(context).load(SoldProduct(p.pk, p.seller_id)),
+    "isFavorite": lambda context, product: FavoriteByProductIdLoader(context).load(product.pk),
+}
+
+
+async def listed_products(
+    info: Info, page: Page, node: Callable[[object], Product] = lambda product: product
+) -> ProductConnection:
+    """``product_connection``, with the loader fields its products' selection asks for
+    loaded once for the page (``graph.execution.prefetch``), so that every product's
+    fields complete without a coroutine each."""
+    listed = product_connection(page, node)
+    await prefetch(info, [edge.node for edge in listed.edges], PRODUCT_LOADS, ("edges", "node"))
+    return listed
+
+
 @strawberry.type(name="Category")
 class CategoryType(Node):
     name: str
@@ -190,14 +215,14 @@ class CategoryType(Node):
     id: strawberry.ID = global_id_field("Category")
 
     @strawberry.field
-    async def parent(self, root: strawberry.Parent[Category], info: Info) -> CategoryType | None:
+    def parent(self, root: strawberry.Parent[Category], info: Info) -> CategoryType | None:
         if root.parent_id is None:
             return None
-        return await CategoryByIdLoader(info.context).load(root.parent_id)
+        return CategoryByIdLoader(info.context).load_now(root.parent_id)  # primed with its child
 
     @strawberry.field
     def children(self, root: strawberry.Parent[Category], info: Info) -> list[CategoryType]:
-        return ChildrenByCategoryIdLoader(info.context).load(root.pk)
+        return ChildrenByCategoryIdLoader(info.context).load_now(root.pk)
 
     @strawberry.field(description="Active products in this category and its descendants.")
     def product_count(self, root: strawberry.Parent[Category]) -> int:
@@ -218,7 +243,7 @@ class CategoryType(Node):
         page = await category_resolvers.category_products(
             info, root, first=first, after=after, filter=filter, order_by=order_by, last=last, before=before
         )
-        return product_connection(page)
+        return await listed_products(info, page)
 
 
 @strawberry.input(description="Narrow a product listing. Every field is optional; all given ones must match.")

@@ -22,6 +22,9 @@ logger = logging.getLogger(__name__)
 class UserErrorCode(enum.Enum):
     DUPLICATE = strawberry.enum_value("duplicate", description="It exists already (one review per product).")
     EMPTY_CART = strawberry.enum_value("empty_cart", description="Checkout of a cart with nothing to buy.")
+    HAS_ACTIVE_PRODUCTS = strawberry.enum_value(
+        "has_active_products", description="A seller deletes the account after deactivating their products."
+    )
     IDEMPOTENCY_KEY_REUSED = strawberry.enum_value(
         "idempotency_key_reused", description="The key was used for a checkout of a different cart."
     )
@@ -36,8 +39,12 @@ class UserErrorCode(enum.Enum):
     PASSWORD_TOO_WEAK = strawberry.enum_value("password_too_weak", description="The password validators refused it.")
     RATE_LIMITED = strawberry.enum_value("rate_limited", description="Too many attempts: wait a minute.")
     REQUIRED = strawberry.enum_value("required", description="A required value is missing or blank.")
+    STAFF_ACCOUNT = strawberry.enum_value(
+        "staff_account", description="Staff accounts are closed by an administrator, not by deleteAccount."
+    )
     TOO_LONG = strawberry.enum_value("too_long", description="A text longer than its limit.")
     UNIQUE = strawberry.enum_value("unique", description="Taken by another object (a username, a slug).")
+    WRONG_PASSWORD = strawberry.enum_value("wrong_password", description="The password of the account is not this.")
 
     @classmethod
     def of(cls, code: str) -> UserErrorCode:

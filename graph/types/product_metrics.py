@@ -8,6 +8,10 @@ from decimal import Decimal
 import strawberry
 from strawberry.types import Info
 
+from graph.permissions import can_see_revenue
+from graph.resolvers.history import product_history
+from graph.types.history import MetricsBucketType, MetricsGranularityEnum
+from tracking.history import Granularity
 from tracking.models import ProductMetrics
 
 
@@ -17,25 +21,40 @@ class ProductMetricsType:
     total_views: int
     total_clicks: int
     total_favorites: int = strawberry.field(description="Current number of users who favorited the product.")
-    total_cart_additions: int
-    total_cart_removals: int
+    total_cart_additions: int = strawberry.field(
+        description="Units put in carts: an addition of 3 counts 3; raising a line's quantity counts the "
+        "difference. Merging an anonymous cart at login counts nothing again."
+    )
+    total_cart_removals: int = strawberry.field(
+        description="Units taken out of carts: lowering a line's quantity counts the difference, removing a "
+        "line (or setting it to 0) counts its units. Units bought at checkout are sales, not removals."
+    )
     total_sales: int = strawberry.field(description="Units sold.")
     updated_at: datetime
 
     @strawberry.field(description="Revenue from sales. Visible to the product's seller and staff; null for others.")
     def total_revenue(self, root: strawberry.Parent[ProductMetrics], info: Info) -> Decimal | None:
-        user = info.context.user
-        if user is None or not user.is_authenticated:
-            return None
-        if user.is_staff or root.seller_id == user.pk:  # seller_id: see MetricsByProductLoader
-            return root.total_revenue
-        return None
+        # seller_id: see MetricsByProductLoader
+        return root.total_revenue if can_see_revenue(info.context.user, root.seller_id) else None
+
+    @strawberry.field(
+        description="The last `last` periods ending with the current one, oldest first, zero-filled. `last` is "
+        "1 to 744 for HOUR (31 days), 1 to 366 for DAY, 1 to 104 for WEEK."
+    )
+    def history(
+        self,
+        root: strawberry.Parent[ProductMetrics],
+        info: Info,
+        granularity: MetricsGranularityEnum | None = Granularity.DAY,
+        last: int | None = 30,
+    ) -> list[MetricsBucketType]:
+        return product_history(info, root, granularity or Granularity.DAY, 30 if last is None else last)
 
     @strawberry.field(description="Clicks per impression; 0 without impressions.")
     def click_through_rate(self, root: strawberry.Parent[ProductMetrics]) -> float:
         return root.click_through_rate
 
-    @strawberry.field(description="Cart additions per view; 0 without views.")
+    @strawberry.field(description="Units put in carts per view (totalCartAdditions / totalViews); 0 without views.")
     def cart_addition_rate(self, root: strawberry.Parent[ProductMetrics]) -> float:
         return root.cart_addition_rate
 

@@ -26,6 +26,11 @@ class TrackingReceipt:
     reason: TrackingRefusalReason | None = strawberry.field(
         default=None, description="Why it was refused (null when accepted): try again later."
     )
+    duplicate: bool = strawberry.field(
+        default=False,
+        description="True when an event with this `eventId` from this visitor was counted already: "
+        "nothing was queued, and nothing needs to be sent again.",
+    )
 
 
 @strawberry.interface(description="Tracking executor statistics (cumulative counts since a process started).")
@@ -38,6 +43,9 @@ class TrackingFigures:
     discarded: int = strawberry.field(description="Events of products deleted before their batch ran.")
     batches: int
     rate_limited: int
+    bot_events: int = strawberry.field(
+        description="Tracking events from known crawlers (by User-Agent): answered, never counted."
+    )
     queue_depth: int
     oldest_pending_age: float = strawberry.field(description="Seconds the oldest unapplied event has waited.")
     last_batch_duration: float = strawberry.field(description="Seconds.")

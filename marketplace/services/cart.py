@@ -4,6 +4,13 @@ A line whose product the seller deactivates stays in the cart: the shopper sees 
 marked unavailable (and can remove it) instead of finding it silently gone;
 checkout buys the other lines and leaves it (see ``orders.checkout``). Only an
 anonymous cart merged at login drops such lines, as it drops sold-out ones.
+
+Every change announces the units it moved (``cart_changed``), inside its transaction,
+so the metrics count units, and only changes that commit: an addition of 3 counts 3
+units added; ``update_cart_item`` counts the difference (up: added, down: removed, to 0:
+the rest removed); removing a line counts its units removed. A merge at login moves
+units from one cart to another and counts nothing again, except units it has to drop
+(beyond the stock or 99, or no longer sold), which are removed.
 """
 
 from __future__ import annotations
@@ -70,21 +77,32 @@ def add_to_cart(*, cart: Cart, product: Product, quantity: int = 1) -> CartItem:
     return item
 
 
-def update_cart_item(*, cart: Cart, product: Product, quantity: int) -> CartItem:
-    """Set the quantity of a product already in the cart."""
+def update_cart_item(*, cart: Cart, product: Product, quantity: int) -> CartItem | None:
+    """Set the quantity of a product already in the cart; 0 removes the line (returns None).
+
+    The line is locked before its quantity is read, so that two concurrent updates
+    each count the difference from what the other left."""
     with transaction.atomic():
         item = CartItem.objects.select_for_update().filter(cart=cart, product=product).first()
         if item is None:
             raise ServiceError("This product is not in the cart.", field="productId", code="not_in_cart")
+        if quantity == 0:
+            item.delete()
+            _announce(cart, product.pk, added=False, quantity=item.quantity)
+            return None
         _check_quantity(quantity, product)
+        change = quantity - item.quantity
         item.quantity = quantity
         item.save(update_fields=["quantity"])
+        if change:
+            _announce(cart, product.pk, added=change > 0, quantity=abs(change))
     return item
 
 
 def remove_from_cart(*, cart: Cart, product: Product) -> bool:
+    """Remove the line (its units count as removed); False when it was not there."""
     with transaction.atomic():
-        item = CartItem.objects.filter(cart=cart, product=product).first()
+        item = CartItem.objects.select_for_update().filter(cart=cart, product=product).first()
         if item is None:
             return False
         item.delete()
@@ -94,7 +112,11 @@ def remove_from_cart(*, cart: Cart, product: Product) -> bool:
 
 def merge_carts(*, anonymous: Cart | None, user) -> Cart | None:
     """Move an anonymous visitor's cart into the user's at login (quantities add up,
-    capped by stock and 99); the anonymous cart is then deleted."""
+    capped by stock and 99); the anonymous cart is then deleted.
+
+    Moved units were counted when the visitor added them and are not counted again;
+    units the merge drops (a line no longer sold or sold out, or beyond the cap) are
+    announced as removed from the user's cart."""
     if anonymous is None:
         return get_cart(user=user)
     with transaction.atomic():
@@ -104,7 +126,10 @@ def merge_carts(*, anonymous: Cart | None, user) -> Cart | None:
             wanted = item.quantity + (existing.quantity if existing else 0)
             quantity = min(wanted, MAX_QUANTITY, item.product.stock)
             if quantity < 1 or not item.product.is_active:
+                _announce(target, item.product_id, added=False, quantity=item.quantity)
                 continue
             CartItem.objects.update_or_create(cart=target, product=item.product, defaults={"quantity": quantity})
+            if wanted > quantity:
+                _announce(target, item.product_id, added=False, quantity=wanted - quantity)
         anonymous.delete()
     return target

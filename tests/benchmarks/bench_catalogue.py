@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CARD = "edges { cursor node { id name slug price inStock category { name } seller { displayName } images { url } rating { average count } metrics { totalViews totalSales } } } pageInfo { hasNextPage endCursor }"  # noqa: E501
 MENU = "{ categories { name children { name products(first: 20) { CARD } } } }"
-ORDERS = ("NEWEST", "PRICE_ASC", "PRICE_DESC", "MOST_VIEWED", "BEST_SELLING", "TOP_RATED")
+ORDERS = ("NEWEST", "PRICE_ASC", "PRICE_DESC", "MOST_VIEWED", "BEST_SELLING", "TOP_RATED", "TRENDING")
 
 
 def setup_django(database_url: str) -> None:
@@ -78,6 +78,7 @@ def queries() -> dict[str, str]:
         "NEWEST 90% deep": listing("NEWEST", after=deep_cursor("NEWEST", 0.9)),
         "PRICE_ASC 90% deep": listing("PRICE_ASC", after=deep_cursor("PRICE_ASC", 0.9)),
         "MOST_VIEWED 90% deep": listing("MOST_VIEWED", after=deep_cursor("MOST_VIEWED", 0.9)),
+        "TRENDING 90% deep": listing("TRENDING", after=deep_cursor("TRENDING", 0.9)),
         "categories productCount": "{ categories { name productCount children { name productCount } } }",
         "category menu, a page per child": MENU.replace("CARD", CARD),
         "product page": '{ product(slug: "SLUG") { name price rating { average count } '
@@ -170,6 +171,7 @@ def run(args) -> None:
     have = Product.objects.count()
     if args.seed and have < args.products:
         call_command("seed_demo", products=args.products - have)
+    _spread_trending_scores()
     results = {"vendor": connection.vendor, "products": Product.objects.count(), "queries": {}}
     for name, document in queries().items():
         results["queries"][name] = measure(document, args.repeats)
@@ -177,6 +179,18 @@ def run(args) -> None:
         print(f"{name:45s} {q['request_ms']:8.1f} ms  SQL {q['sql_ms']:7.2f} ms  {q['statements']} statements")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=1))
+
+
+def _spread_trending_scores() -> None:
+    """seed_demo applies no tracking events, so every trending score is zero: give them a
+    fixed spread of the product id (with ties), so TRENDING walks a real order."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE tracking_productmetrics SET trending_score = ((product_id * 7919) % 1009) * 0.5 "
+            "WHERE trending_score = 0"
+        )
 
 
 def growth(small_path: str, large_path: str) -> None:

@@ -18,7 +18,9 @@ Each run queues every event with one ``offer`` and times until ``flush`` returns
 afterwards it checks that no event was lost (activity rows and counter sums grew by
 exactly the number of events) and deletes the activity rows it wrote. Last, when
 pyinstrument is installed, one batch of the executor's size is profiled: how its time
-splits between apply_events' steps, and how much of it is CPU in this process.
+splits between apply_events' steps, and how much of it is CPU in this process. On
+PostgreSQL it also times a batch's activity rows by multi-row INSERT against COPY, and
+each SQL statement of ``apply_events`` (``compare_activity_writers``).
 """
 
 from __future__ import annotations
@@ -117,6 +119,7 @@ def measure(label: str, count: int, product_ids: list[int], apply, workers: int 
 APPLY_PARTS = {  # apply_events' steps, by the function that does each
     "coalesce": "coalesce: one delta per product",
     "_insert_activity": "activity rows: multi-row INSERT",
+    "copy_activity": "activity rows: COPY (PostgreSQL)",
     "_upsert_counters": "counters: INSERT ... ON CONFLICT DO UPDATE",
     "__exit__": "commit",
     "__iter__": "which products exist (SELECT)",
@@ -171,6 +174,61 @@ def profile_apply(product_ids: list[int], batch: int, batches: int) -> dict | No
     }
 
 
+def compare_activity_writers(product_ids: list[int], batch: int, batches: int, rounds: int = 5) -> dict | None:
+    """PostgreSQL: a batch's activity rows by multi-row INSERT (``tracking.apply``) against
+    one COPY (``tracking.activity_copy``), each in its own transaction, alternated round by
+    round; milliseconds per batch (wall and this process's CPU), medians over the rounds.
+    And the time per SQL statement of a whole ``apply_events`` batch, by statement kind:
+    which part of a batch holds the drain back."""
+    from django.db import connection, transaction
+
+    from tracking.activity_copy import copy_activity, copy_supported
+    from tracking.apply import _ACTIVITY_COLUMNS, _insert_activity, apply_events
+    from tracking.events import TrackingEvent
+
+    if not copy_supported():
+        return None
+    events = [
+        TrackingEvent(KINDS[i % len(KINDS)], product_ids[i % len(product_ids)], source="bench") for i in range(batch)
+    ]
+    writers = {"insert": _insert_activity, "copy": lambda events: copy_activity(events, _ACTIVITY_COLUMNS)}
+    samples: dict[str, dict[str, list[float]]] = {name: {"wall": [], "cpu": []} for name in writers}
+    for round_ in range(rounds):
+        for name in writers if round_ % 2 == 0 else reversed(list(writers)):
+            wall, cpu = time.perf_counter(), time.process_time()
+            for _ in range(batches):
+                with transaction.atomic():
+                    writers[name](events)
+            samples[name]["wall"].append((time.perf_counter() - wall) * 1000 / batches)
+            samples[name]["cpu"].append((time.process_time() - cpu) * 1000 / batches)
+            _cleanup()
+    writes = {name: {k: statistics.median(v) for k, v in sample.items()} for name, sample in samples.items()}
+
+    statements: dict[str, list[float]] = {}
+
+    def timer(execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            kind = " ".join(sql.split()[:3])[:40]
+            statements.setdefault(kind, []).append((time.perf_counter() - started) * 1000)
+
+    with connection.execute_wrapper(timer):
+        for _ in range(batches):
+            apply_events(events)
+    _cleanup()
+    return {
+        "batch": batch,
+        "ms_per_batch": writes,
+        "insert_over_copy_wall": writes["insert"]["wall"] / writes["copy"]["wall"],
+        "apply_statements_ms_per_batch": {
+            kind: {"count": len(times) / batches, "ms": sum(times) / batches}
+            for kind, times in sorted(statements.items(), key=lambda kv: -sum(kv[1]))
+        },
+    }
+
+
 def preflight(product_ids: list[int]) -> None:
     """Apply one event of each executor path synchronously, so that a broken database
     (say, a migration the benchmark database lacks) fails now, loudly, not as retried
@@ -210,6 +268,7 @@ def main() -> None:
         )
     ratios = [c["events_per_second"] / n["events_per_second"] for c, n in zip(coalesced, naive, strict=True)]
     apply_profile = profile_apply(product_ids, coalesced[0]["batch_size"], batches=20)
+    activity_writers = compare_activity_writers(product_ids, coalesced[0]["batch_size"], batches=10)
     print(
         json.dumps(
             {
@@ -221,6 +280,7 @@ def main() -> None:
                 "speedup_median": statistics.median(ratios),
                 "speedup_all": ratios,
                 "apply_profile": apply_profile,
+                "activity_writers": activity_writers,
             }
         )
     )

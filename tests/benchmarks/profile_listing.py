@@ -263,15 +263,52 @@ def _phases(samples: list[dict]) -> dict:
     }
 
 
+async def measure_cpu(first: int, requests: int, warmup: int, rounds: int) -> dict:
+    """CPU time per request (this process, every thread: the loop and the database
+    thread) in ``rounds`` rounds of ``requests`` listings, and Python function calls per
+    request (one extra request under ``cProfile``). CPU time, not wall time: on a shared,
+    loaded machine it is the figure that other processes disturb least; compare variants
+    back to back and by the median of the rounds."""
+    import cProfile
+    import pstats
+
+    from django.test import AsyncClient
+
+    client = AsyncClient()
+    body = json.dumps({"query": LISTING % first})
+    for _ in range(warmup):
+        await _request(client, "/graphql/", body)
+    per_round = []
+    for _ in range(rounds):
+        started = time.process_time()
+        for _ in range(requests):
+            await _request(client, "/graphql/", body)
+        per_round.append((time.process_time() - started) * 1000 / requests)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    await _request(client, "/graphql/", body)
+    profiler.disable()
+    calls = pstats.Stats(profiler).total_calls
+    return {
+        "first": first,
+        "cpu_ms_per_request": {"median": statistics.median(per_round), "rounds": [round(r, 3) for r in per_round]},
+        "python_calls_per_request": calls,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--first", type=int, default=50)
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--cpu", type=int, metavar="ROUNDS", help="CPU time per request in ROUNDS rounds, no profile")
     args = parser.parse_args()
     import django
 
     django.setup()
+    if args.cpu:
+        print(json.dumps(asyncio.run(measure_cpu(args.first, args.requests, args.warmup, args.cpu))))
+        return
     print(json.dumps(asyncio.run(measure(args.first, args.requests, args.warmup))))
 
 

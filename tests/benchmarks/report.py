@@ -272,7 +272,8 @@ def overhead_goals(overhead: dict) -> list[dict]:
             at_most=True,
         ),
         _goal(
-            f"Throughput at c=16 grows at least {GOAL_WORKERS}x from 1 to 2 uvicorn workers",
+            f"Throughput at c=16 grows at least {GOAL_WORKERS}x from 1 to 2 workers "
+            f"({overhead.get('server', 'uvicorn')})",
             GOAL_WORKERS,
             [("listing first=10, req/s 2 workers / 1", overhead["workers_ratio"])],
             at_most=False,

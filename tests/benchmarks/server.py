@@ -1,4 +1,4 @@
-"""The real server in a subprocess: uvicorn, one worker, production-like settings."""
+"""The real server in a subprocess: uvicorn (or gunicorn, granian), production-like settings."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from tests.benchmarks.database import ROOT, SETTINGS_MODULE
 
 HOST = "127.0.0.1"
-STARTUP_TIMEOUT = 30.0
+STARTUP_TIMEOUT = 60.0  # several workers on a busy 2-core machine
 STOP_TIMEOUT = 20.0
 
 
@@ -56,9 +56,34 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start(database_url: str, *, settings: str = SETTINGS_MODULE, workers: int = 1, pin: bool = True) -> Server:
+SERVERS = ("uvicorn", "gunicorn", "granian")
+"""The production commands the benchmark compares (``server_command``)."""
+
+
+def server_command(kind: str, port: int, workers: int) -> list[str]:
+    """The command line of ``kind`` serving the project on ``port`` with ``workers`` processes:
+    ``uvicorn --workers``, gunicorn with uvicorn's worker class (``uvicorn-worker``), or
+    granian's ASGI interface. Each answers the ASGI lifespan, so SIGTERM drains the tracking
+    queue (``config.asgi``); no access log, warnings only."""
+    address = ["--host", HOST, "--port", str(port)]
+    if kind == "uvicorn":
+        return [sys.executable, "-m", "uvicorn", "config.asgi:application", *address, "--workers", str(workers),
+                "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    if kind == "gunicorn":
+        return [sys.executable, "-m", "gunicorn", "config.asgi:application", "--worker-class",
+                "uvicorn_worker.UvicornWorker", "--workers", str(workers), "--bind", f"{HOST}:{port}",
+                "--log-level", "warning"]  # fmt: skip
+    if kind == "granian":
+        return [sys.executable, "-m", "granian", "--interface", "asgi", "config.asgi:application", *address,
+                "--workers", str(workers), "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    raise ValueError(f"unknown server {kind!r}: one of {', '.join(SERVERS)}")
+
+
+def start(
+    database_url: str, *, settings: str = SETTINGS_MODULE, workers: int = 1, pin: bool = True, kind: str = "uvicorn"
+) -> Server:
     """One worker pinned to ``native.SERVER_CPU`` (the load generator gets the other core),
-    or ``workers`` unpinned ones."""
+    or ``workers`` unpinned ones; ``kind`` is one of ``SERVERS``."""
     from tests.benchmarks import native
 
     env = {
@@ -76,21 +101,7 @@ def start(database_url: str, *, settings: str = SETTINGS_MODULE, workers: int = 
     }
     port = _free_port()
     log = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log", delete=False)  # noqa: SIM115
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "config.asgi:application",
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
+    cmd = server_command(kind, port, workers)
     if pin and workers == 1:
         cmd = native.pin(cmd, native.SERVER_CPU)
     process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -103,8 +114,9 @@ def start(database_url: str, *, settings: str = SETTINGS_MODULE, workers: int = 
             return server
         except (urllib.error.URLError, ConnectionError, OSError):
             time.sleep(0.1)
+    tail = server.log_tail()  # before stop() removes the log
     stop(server)
-    raise RuntimeError(f"the benchmark server did not start ({' '.join(cmd)}):\n{server.log_tail()}")
+    raise RuntimeError(f"the benchmark server did not start ({' '.join(cmd)}):\n{tail}")
 
 
 def stop(server: Server) -> None:

@@ -35,7 +35,7 @@ FIELDS = {
     "orders": f"me {{ orders({ARGS}) {{ {PAGE_INFO} }} }}",
     "myProducts": f"me {{ products({ARGS}) {{ {PAGE_INFO} }} }}",
 }
-ORDERS = ["NEWEST", "PRICE_ASC", "PRICE_DESC", "MOST_VIEWED", "BEST_SELLING", "TOP_RATED"]
+ORDERS = ["NEWEST", "PRICE_ASC", "PRICE_DESC", "MOST_VIEWED", "BEST_SELLING", "TOP_RATED", "TRENDING"]
 TIE = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -99,7 +99,9 @@ def catalogue():
     products = [make_product(seller=owner, category=leaf if i % 2 else root, price=str(10 + i % 3)) for i in range(23)]
     Product.objects.filter(pk__in=[p.pk for p in products[::2]]).update(created_at=TIE)
     for i, product in enumerate(products):
-        ProductMetrics.objects.filter(product=product).update(total_views=i % 4, total_sales=i % 2)
+        ProductMetrics.objects.filter(product=product).update(
+            total_views=i % 4, total_sales=i % 2, trending_score=(i % 3) * 0.25
+        )
         Favorite.objects.create(user=owner, product=product)
         Order.objects.create(user=owner, total=Decimal(i))
     reviewed = make_product(slug="reviewed")
@@ -130,6 +132,7 @@ def naive(name: str, order: str, owner, products, reviewed) -> list[str]:
         "MOST_VIEWED": lambda p: (p.metrics.total_views, p.pk),
         "BEST_SELLING": lambda p: (p.metrics.total_sales, p.pk),
         "TOP_RATED": lambda p: (p.rating_score, p.pk),
+        "TRENDING": lambda p: (p.metrics.trending_score, p.pk),
     }
     rows = sorted(fresh, key=keys[order], reverse=order != "PRICE_ASC")
     return [gid("Product", p.pk) for p in rows]

@@ -111,7 +111,9 @@ def test_a_crafted_cursor_on_a_users_own_lists_is_bad_user_input(gql, client):
         assert set(error_codes(result)) == {"BAD_USER_INPUT"}, result
 
 
-@pytest.mark.parametrize("order", ["NEWEST", "PRICE_ASC", "PRICE_DESC", "MOST_VIEWED", "BEST_SELLING", "TOP_RATED"])
+@pytest.mark.parametrize(
+    "order", ["NEWEST", "PRICE_ASC", "PRICE_DESC", "MOST_VIEWED", "BEST_SELLING", "TOP_RATED", "TRENDING"]
+)
 def test_every_issued_cursor_is_accepted_back(gql, order):
     for price in ("1.00", "2.50", "2.50"):
         make_product(price=price)

@@ -35,13 +35,17 @@ def walk(gql, order: str, first: int, **variables) -> list[str]:
         after = page["pageInfo"]["endCursor"]
 
 
-@pytest.mark.parametrize("order", ["NEWEST", "PRICE_ASC", "PRICE_DESC", "MOST_VIEWED", "BEST_SELLING", "TOP_RATED"])
+@pytest.mark.parametrize(
+    "order", ["NEWEST", "PRICE_ASC", "PRICE_DESC", "MOST_VIEWED", "BEST_SELLING", "TOP_RATED", "TRENDING"]
+)
 def test_paging_through_any_order_never_skips_or_repeats_a_product(gql, order):
     # Given products with many ties on every sort key
     category = make_category()
     products = [make_product(category=category, price=str(10 + i % 3)) for i in range(23)]
     for i, product in enumerate(products):
-        ProductMetrics.objects.filter(product=product).update(total_views=i % 4, total_sales=i % 2)
+        ProductMetrics.objects.filter(product=product).update(
+            total_views=i % 4, total_sales=i % 2, trending_score=(i % 3) * 0.5
+        )
         if i % 5 == 0:
             make_review(product, rating=1 + i % 5)
 

@@ -48,7 +48,8 @@ def test_many_events_on_one_product_become_one_upsert_row():
     # Then the counters moved by one upsert of one row, and the 75 activity rows by one insert
     assert (result.applied, result.discarded) == (75, 0)
     assert statements(queries, ProductMetrics._meta.db_table) == 1
-    assert statements(queries, ActivityEvent._meta.db_table) == 1
+    activity = ActivityEvent._meta.db_table
+    assert statements(queries, activity) + statements(queries, activity, "COPY") == 1  # COPY on PostgreSQL
     assert metrics(product) == zero(total_views=50, total_clicks=20, total_impressions=5)
     assert ActivityEvent.objects.filter(product=product).count() == 75
 
@@ -218,5 +219,5 @@ def test_activity_rows_keep_who_where_and_when():
 
     row = ActivityEvent.objects.get(product=product, kind=EventKind.VIEW)
     assert (row.user_id, row.visitor_key, row.source, row.created_at) == (user.pk, "v" * 32, "s" * 64, event.created_at)
-    assert metrics(product)["total_cart_additions"] == 1  # a cart addition counts once, whatever the quantity
+    assert metrics(product)["total_cart_additions"] == 4  # cart counters are units, as sales are
     assert ActivityEvent.objects.get(product=product, kind=EventKind.CART_ADD).quantity == 4
