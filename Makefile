@@ -92,6 +92,7 @@ bench: $(DEVSTAMP)
 	$(PY) -m tests.benchmarks.bench_catalogue --suite $(if $(FULL),--full,)
 	$(PY) -m tests.benchmarks.bench_celery
 	$(PY) -m tests.benchmarks.bench_history
+	$(PY) -m tests.benchmarks.bench_live
 
 clean:
 	rm -rf $(VENV) node_modules db.sqlite3* test_db.sqlite3*

@@ -5,6 +5,8 @@ lifespan protocol, so that a server's graceful stop (SIGTERM to uvicorn or
 gunicorn) sends ``server_shutdown`` after the last request finished: the tracking
 executor drains its queue there. (uvicorn re-raises SIGTERM once it has shut
 down, which kills the process without running ``atexit`` handlers.)
+
+Websockets on ``/graphql/`` are GraphQL subscriptions (live metrics, graph.subscriptions).
 """
 
 import os
@@ -24,16 +26,24 @@ except ImproperlyConfigured as exc:
 
 from asgiref.sync import sync_to_async  # noqa: E402
 
+from graph.schema import schema  # noqa: E402  (needs Django set up)
+from graph.subscriptions.routing import websocket_application  # noqa: E402
+from graph.subscriptions.stopping import drain_before_close  # noqa: E402
 from marketplace.signals import server_shutdown, server_started  # noqa: E402
+
+websockets = websocket_application(schema)
 
 
 async def application(scope, receive, send):
+    if scope["type"] == "websocket":
+        return await websockets(scope, receive, send)
     if scope["type"] != "lifespan":
         return await django_application(scope, receive, send)
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             await sync_to_async(server_started.send, thread_sensitive=False)(sender="asgi")
+            drain_before_close()  # websockets close after the tracking drain (graph.subscriptions.stopping)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             try:

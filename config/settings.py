@@ -263,3 +263,24 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "visibility_timeout": 300}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# Live metrics (graph.subscriptions): one message per applied batch reaches every web process
+# through a channel layer. In memory when one process serves everything; Redis as soon as
+# REDIS_URL is set explicitly or a Celery worker applies the batches (another process).
+LIVE_CHANNEL_LAYER = env_str(
+    "LIVE_CHANNEL_LAYER",
+    "redis" if ("REDIS_URL" in os.environ or TRACKING_BACKEND == "celery") else "memory",
+)
+if LIVE_CHANNEL_LAYER not in ("memory", "redis"):
+    raise ImproperlyConfigured(f"LIVE_CHANNEL_LAYER={LIVE_CHANNEL_LAYER!r}: use memory or redis.")
+CHANNEL_LAYERS = {
+    "default": (
+        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000}}
+        if LIVE_CHANNEL_LAYER == "redis"
+        else {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
+    )
+}
+SUBSCRIPTIONS_PER_CONNECTION = env_int("SUBSCRIPTIONS_PER_CONNECTION", 10, minimum=1)
+WEBSOCKET_CONNECTIONS_PER_VISITOR = env_int("WEBSOCKET_CONNECTIONS_PER_VISITOR", 20, minimum=1)  # per process
+LIVE_PUBLISH_TIMEOUT = env_float("LIVE_PUBLISH_TIMEOUT", 2.0, minimum=0.05)  # seconds per publish, then dropped
+WEBSOCKET_INIT_TIMEOUT = env_float("WEBSOCKET_INIT_TIMEOUT", 10.0, minimum=0.1)  # seconds until connection_init

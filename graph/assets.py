@@ -25,6 +25,7 @@ ASSETS: dict[str, tuple[str, str]] = {
     "graphiql.css": ("graphiql/graphiql.min.css", "text/css"),
     "explorer.js": ("@graphiql/plugin-explorer/dist/index.umd.js", "text/javascript"),
     "explorer.css": ("@graphiql/plugin-explorer/dist/style.css", "text/css"),
+    "graphql-ws.js": ("graphql-ws/umd/graphql-ws.min.js", "text/javascript"),  # subscriptions (live metrics)
 }
 
 

@@ -16,6 +16,7 @@ from graph.mutations.commerce import CommerceMutation
 from graph.mutations.tracking import TrackingMutation
 from graph.prometheus import OperationMetrics
 from graph.queries import Query
+from graph.subscriptions.resolvers import Subscription
 from graph.validation.cache import DOCUMENTS_MAX
 from graph.validation.limits import DocumentLimits
 
@@ -58,6 +59,7 @@ class Schema(strawberry.Schema):
 schema = Schema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     extensions=extensions(),
     config=StrawberryConfig(disable_field_suggestions=not settings.DEBUG),
     execution_context_class=LeanExecutionContext,

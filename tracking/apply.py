@@ -28,6 +28,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from marketplace.models import Product
+from tracking import live
 from tracking.activity_copy import copy_activity, copy_supported
 from tracking.buckets import write_buckets
 from tracking.dedup import first_sightings, prune_event_ids
@@ -82,6 +83,7 @@ def apply_events(events: list[TrackingEvent], batch_id: str | None = None) -> Ba
             _insert_activity(kept)
         _upsert_counters({pid: d for pid, d in deltas.items() if pid in existing}, trending.confirmed())
         write_buckets(kept)  # hourly and daily buckets, unique viewers (tracking.buckets)
+        live.batch_applied(sorted(pid for pid in deltas if pid in existing))  # after commit (tracking.live)
     prune_event_ids()
     return BatchResult(applied=len(kept), discarded=len(events) - len(kept))
 
