@@ -51,7 +51,7 @@ def _visitor_key(request) -> str:
     session = getattr(request, "session", None)
     if session is not None and session.session_key:
         return session.session_key
-    return "addr:" + salted_hmac("tracking.visitor", client_address(request)).hexdigest()[:40]
+    return "addr:" + salted_hmac("tracking.visitor", client_address(request), algorithm="sha256").hexdigest()[:40]
 
 
 async def _checked(ids: list[str], field: str) -> list[int]:
