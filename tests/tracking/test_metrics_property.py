@@ -80,7 +80,9 @@ DELIVERIES = st.lists(
     min_size=1,
     max_size=8,
 )
-BOTS = st.lists(st.tuples(st.sampled_from([GOOGLEBOT, BINGBOT]), st.lists(st.integers(0, PRODUCTS - 1), max_size=3, unique=True)))
+BOTS = st.lists(
+    st.tuples(st.sampled_from([GOOGLEBOT, BINGBOT]), st.lists(st.integers(0, PRODUCTS - 1), max_size=3, unique=True))
+)
 
 
 @pytest.fixture(autouse=True)
