@@ -25,7 +25,7 @@ import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -87,11 +87,20 @@ def metrics_zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+def local_day(moment: datetime) -> date:
+    """The date of ``moment`` in ``METRICS_TIME_ZONE``."""
+    return moment.astimezone(metrics_zone(settings.METRICS_TIME_ZONE)).date()
+
+
+def midnight(day: date) -> datetime:
+    """The first instant of ``day`` in ``METRICS_TIME_ZONE``, in UTC: the one day boundary that
+    the writers (buckets, rebuild) and the readers (``tracking.history``) share."""
+    return datetime.combine(day, time(0), tzinfo=metrics_zone(settings.METRICS_TIME_ZONE)).astimezone(UTC)
+
+
 def day_start(moment: datetime) -> datetime:
     """Midnight (the day's first instant) in ``METRICS_TIME_ZONE`` of the day holding ``moment``."""
-    zone = metrics_zone(settings.METRICS_TIME_ZONE)
-    local = moment.astimezone(zone)
-    return datetime.combine(local.date(), time(0), tzinfo=zone).astimezone(UTC)
+    return midnight(local_day(moment))
 
 
 def next_day_start(start: datetime) -> datetime:

@@ -19,17 +19,16 @@ from __future__ import annotations
 import bisect
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db.models import Case, F, FloatField, Sum, Value, When
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from marketplace.models import Product
+from tracking.buckets import local_day, midnight
 from tracking.models import DailyMetrics, HourlyMetrics, _ratio
 
 
@@ -106,22 +105,8 @@ class Bucket:
 # --- periods --------------------------------------------------------------------------
 
 
-def _zone() -> ZoneInfo:
-    return ZoneInfo(settings.METRICS_TIME_ZONE)
-
-
-def _midnight(day: date) -> datetime:
-    """The first instant of ``day`` in METRICS_TIME_ZONE, in UTC (a day of 23 or 25 hours
-    around a DST change; where midnight itself is skipped, the first instant after it)."""
-    return datetime.combine(day, time(), tzinfo=_zone()).astimezone(UTC)
-
-
-def _local_day(moment: datetime) -> date:
-    return moment.astimezone(_zone()).date()
-
-
 def _period_dates(granularity: Granularity, moment: datetime) -> date:
-    day = _local_day(moment)
+    day = local_day(moment)
     return day - timedelta(days=day.weekday()) if granularity is Granularity.WEEK else day
 
 
@@ -133,8 +118,8 @@ def periods_ending_now(granularity: Granularity, last: int, now: datetime) -> tu
         return [current - timedelta(hours=i) for i in reversed(range(last))], current + timedelta(hours=1)
     step = 7 if granularity is Granularity.WEEK else 1
     current = _period_dates(granularity, now)
-    starts = [_midnight(current - timedelta(days=step * i)) for i in reversed(range(last))]
-    return starts, _midnight(current + timedelta(days=step))
+    starts = [midnight(current - timedelta(days=step * i)) for i in reversed(range(last))]
+    return starts, midnight(current + timedelta(days=step))
 
 
 def periods_between(granularity: Granularity, start: datetime, end: datetime) -> list[datetime]:
@@ -149,7 +134,7 @@ def periods_between(granularity: Granularity, start: datetime, end: datetime) ->
         return starts
     step = timedelta(days=7 if granularity is Granularity.WEEK else 1)
     day, starts = _period_dates(granularity, start), []
-    while (moment := _midnight(day)) < end:
+    while (moment := midnight(day)) < end:
         starts.append(moment)
         day += step
     return starts
