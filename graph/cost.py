@@ -155,4 +155,3 @@ def price(field: FieldNode, values: OperationValues) -> FieldPrice:
         ids = values.argument(field, ID_LIST_FIELDS[name])
         return FieldPrice(own=1, multiplier=max(1, min(len(ids), MAX_IDS)) if isinstance(ids, list) else MAX_IDS)
     return FieldPrice(own=1, multiplier=LIST_ESTIMATES.get(name, 1))
-

@@ -30,6 +30,7 @@ from graphql import (
     is_leaf_type,
     is_non_null_type,
 )
+from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import Info
 
@@ -42,6 +43,11 @@ def selected_names(info: Info | GraphQLResolveInfo, path: Sequence[str]) -> set[
     a connection's items), through fragments. A selection carrying a directive (``@skip``,
     ``@include``) is left out: prefetching a skipped field would cost a query the request
     did not ask for, and leaving one out only costs it the slower path."""
+    return {field.name.value for field in selected_fields(info, path)}
+
+
+def selected_fields(info: Info | GraphQLResolveInfo, path: Sequence[str]) -> list[FieldNode]:
+    """The field nodes selected ``path`` below the current field, as ``selected_names``."""
     raw = getattr(info, "_raw_info", info)
     fragments = raw.fragments
     selection_sets = [node.selection_set for node in raw.field_nodes if node.selection_set]
@@ -51,7 +57,7 @@ def selected_names(info: Info | GraphQLResolveInfo, path: Sequence[str]) -> set[
             for field in _fields(selection_sets, fragments)
             if field.name.value == name and field.selection_set
         ]
-    return {field.name.value for field in _fields(selection_sets, fragments)}
+    return list(_fields(selection_sets, fragments))
 
 
 def _fields(selection_sets: Iterable[SelectionSetNode], fragments: Mapping[str, Any]) -> Iterable[FieldNode]:
@@ -173,20 +179,43 @@ def _direct(field: Any, info_class: type) -> Callable[..., Any]:
 
 
 class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
-    """graphql-core's execution, with a shortcut for the commonest field of all: a scalar
+    """graphql-core's execution, with shortcuts for the commonest fields of all: a scalar
     or enum read from the object in hand (a plain attribute, or a resolver that needs no
-    ``info``). graphql-core builds a resolve-info object, checks twice for an awaitable
-    and completes through two levels of ``complete_value`` for each of them; here the
-    value is read and serialised directly. Anything unusual on the way (null, a value the
-    scalar refuses, an exception, an awaitable) falls back to the full path, which then
-    reports it exactly as before: reading an attribute twice changes nothing."""
+    ``info``). graphql-core builds a path and a resolve-info object, checks twice for an
+    awaitable and completes through two levels of ``complete_value`` for each of them;
+    here the value is read and serialised directly.
 
-    _plans: ClassVar[dict[int, tuple[Any, Any, Callable[[Any], Any], Callable[[Any], Any]] | None]] = {}
+    - ``execute_fields``: an object's leaf fields are read in one loop, with no ``Path``
+      and no ``execute_field`` call; its other fields take the full path.
+    - ``complete_iterable_value``: a list of objects whose selected fields are all such
+      leaves (a metrics series: 50 products x 14 buckets is 700 objects) is completed
+      item by item in one loop, without the five calls per item that complete an object.
+
+    Anything unusual on the way (a null where the type forbids it, a value the scalar
+    refuses, an exception, an awaitable, ``@defer``/``@stream``, a type with
+    ``is_type_of``) falls back to the full path for that field or item, which then
+    reports it exactly as before: reading an attribute twice changes nothing. Middleware
+    turns the shortcuts off (it must see every field)."""
+
+    _plans: ClassVar[dict[int, _Plan | None]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         manager = self.middleware_manager
         self._shortcuts = manager is None or not manager._middleware_resolvers  # noqa: SLF001
+        # Per execution, like graphql-core's own memo of collected fields: the keys are
+        # ids of objects that this execution keeps alive (they are in the values).
+        self._field_sets: dict[tuple[int, int], tuple[Any, list[tuple[str, Any, _Plan | None]]]] = {}
+        self._list_shapes: dict[tuple[int, int], tuple[Any, _Shape | None]] = {}
+
+    # --- one leaf field ---------------------------------------------------------------
+
+    @classmethod
+    def _plan(cls, field_def: GraphQLField) -> _Plan | None:
+        plan = cls._plans.get(id(field_def), _UNPLANNED)
+        if plan is _UNPLANNED:
+            plan = cls._plans[id(field_def)] = _leaf_plan(field_def)
+        return plan
 
     def execute_field(
         self,
@@ -198,28 +227,211 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         if self._shortcuts:
             field_def = parent_type.fields.get(field_details_list[0].node.name.value)
-            plan = self._plans.get(id(field_def), _UNPLANNED) if field_def is not None else None
-            if plan is _UNPLANNED:
-                plan = self._plans[id(field_def)] = _leaf_plan(field_def)
+            plan = self._plan(field_def) if field_def is not None else None
             if plan is not None:
-                try:
-                    value = plan[2](source)
-                    if value is not None and not isinstance(value, Exception):
-                        serialized = plan[3](value)
-                        if serialized is not None and serialized is not Undefined:
-                            return serialized
-                except Exception:  # noqa: BLE001, S110  (the full path below reports it)
-                    pass
+                value = _read(plan, source)
+                if value is not _MISS:
+                    return value
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
+    # --- an object's fields -----------------------------------------------------------
+
+    def _field_set(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> list[tuple[str, Any, _Plan | None]]:
+        """(response name, field details, plan or None) for each field of a grouped field
+        set, worked out once per execution."""
+        key = (id(parent_type), id(grouped_field_set))
+        cached = self._field_sets.get(key)
+        if cached is None:
+            rows = []
+            for response_name, field_details_list in grouped_field_set.items():
+                name = field_details_list[0].node.name.value
+                if name == "__typename":
+                    plan = (None, None, _typename(parent_type.name), None, False, str)
+                else:
+                    field_def = parent_type.fields.get(name)
+                    plan = self._plan(field_def) if field_def is not None else None
+                rows.append((response_name, field_details_list, plan))
+            cached = self._field_sets[key] = ((parent_type, grouped_field_set), rows)
+        return cached[1]
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Any,
+        grouped_field_set: Any,
+        position_context: Any,
+    ) -> Any:
+        if not self._shortcuts:
+            return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        try:
+            for response_name, field_details_list, plan in self._field_set(parent_type, grouped_field_set):
+                if plan is not None:
+                    value = _read(plan, source_value)
+                    if value is not _MISS:
+                        results[response_name] = value
+                        continue
+                result = super().execute_field(
+                    parent_type,
+                    source_value,
+                    field_details_list,
+                    Path(path, response_name, parent_type.name),
+                    position_context,
+                )
+                if result is not Undefined:
+                    results[response_name] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:  # as graphql-core does: settle what other fields started
+                self.settle_in_background([results[name] for name in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+
+        async def get_results() -> dict[str, Any]:
+            if len(awaitable_fields) == 1:
+                name = awaitable_fields[0]
+                results[name] = await results[name]
+            else:
+                awaited = await gather_with_cancel(*(results[name] for name in awaitable_fields))
+                results.update(zip(awaitable_fields, awaited, strict=True))
+            return results
+
+        return get_results()
+
+    # --- a list of leaf-only objects --------------------------------------------------
+
+    def _list_shape(self, item_type: Any, field_details_list: Any) -> _Shape | None:
+        """The item type's leaf fields as selected, when every selected field is a leaf the
+        shortcut may take; else None."""
+        key = (id(item_type), id(field_details_list))
+        cached = self._list_shapes.get(key)
+        if cached is None:
+            shape = self._shape(item_type, field_details_list)
+            cached = self._list_shapes[key] = ((item_type, field_details_list), shape)
+        return cached[1]
+
+    def _shape(self, item_type: Any, field_details_list: Any) -> _Shape | None:
+        object_type = item_type.of_type if is_non_null_type(item_type) else item_type
+        if not isinstance(object_type, GraphQLObjectType) or object_type.is_type_of is not None:
+            return None
+        if any(details.node.directives for details in field_details_list):  # @stream
+            return None
+        grouped_field_set, new_defer_usages, _forbidden = self.collect_subfields(object_type, field_details_list)
+        if new_defer_usages:
+            return None
+        rows = self._field_set(object_type, grouped_field_set)
+        if any(plan is None for _, _, plan in rows):
+            return None
+        return [(response_name, plan) for response_name, _, plan in rows]
+
+    def complete_iterable_value(
+        self,
+        item_type: Any,
+        field_details_list: Any,
+        info: GraphQLResolveInfo,
+        path: Any,
+        items: Any,
+        position_context: Any,
+    ) -> Any:
+        shape = self._list_shape(item_type, field_details_list) if self._shortcuts else None
+        is_awaitable = self.is_awaitable
+        if shape is None or not isinstance(items, list | tuple) or any(is_awaitable(item) for item in items):
+            return super().complete_iterable_value(item_type, field_details_list, info, path, items, position_context)
+        completed: list[Any] = []
+        awaitable_indices: list[int] = []
+        for index, item in enumerate(items):
+            row = _read_object(shape, item) if item is not None else None
+            if row is not None:
+                completed.append(row)
+            elif self.complete_list_item_value(
+                item, completed, item_type, field_details_list, info, path.add_key(index, None), position_context
+            ):
+                awaitable_indices.append(index)
+        if not awaitable_indices:
+            return completed
+
+        async def get_completed() -> list[Any]:
+            awaited = await gather_with_cancel(*(completed[index] for index in awaitable_indices))
+            for index, value in zip(awaitable_indices, awaited, strict=True):
+                completed[index] = value
+            return completed
+
+        return get_completed()
 
 
 _UNPLANNED = object()
+_MISS = object()
+_Plan = tuple[Any, Any, Callable[[Any], Any], Callable[[Any], Any] | None, bool, type | None]
+"""(field, leaf type, read, serialise, nullable, as-is type); the field is kept in the plan so that
+its ``id`` is never reused by another."""
+_Shape = list[tuple[str, _Plan]]
 
 
-def _leaf_plan(field_def: GraphQLField) -> tuple[Any, Any, Callable[[Any], Any], Callable[[Any], Any]] | None:
-    """(field, type, read, serialise) for a field the shortcut may take, else None. The
-    field itself is kept in the plan so that its ``id`` is never reused by another."""
-    leaf = field_def.type.of_type if is_non_null_type(field_def.type) else field_def.type
+def _typename(name: str) -> Callable[[Any], str]:
+    return lambda _source: name
+
+
+def _read(plan: _Plan, source: Any) -> Any:
+    """The serialised value of a planned leaf field on ``source``, or ``_MISS`` for the
+    full path to handle (and report) it."""
+    try:
+        value = plan[2](source)
+    except Exception:  # noqa: BLE001  (the full path reports it, located)
+        return _MISS
+    kind = type(value)
+    if kind is plan[5] and (kind is not int or _INT_MIN <= value <= _INT_MAX):
+        return value  # what the scalar would return: the value itself
+    return _serialised(plan, value)
+
+
+def _serialised(plan: _Plan, value: Any) -> Any:
+    _field, _leaf, _read, serialize, nullable, _as_is = plan
+    if value is None:
+        return None if nullable else _MISS
+    if serialize is None:  # __typename
+        return value
+    if isinstance(value, Exception):
+        return _MISS
+    try:
+        serialized = serialize(value)
+    except Exception:  # noqa: BLE001
+        return _MISS
+    return _MISS if serialized is None or serialized is Undefined else serialized
+
+
+def _read_object(shape: _Shape, source: Any) -> dict[str, Any] | None:
+    """All of an object's planned fields (``_read`` inlined: this runs per field of every
+    item of a list), or None for the full path."""
+    result = {}
+    for response_name, plan in shape:
+        try:
+            value = plan[2](source)
+        except Exception:  # noqa: BLE001
+            return None
+        kind = type(value)
+        if kind is not plan[5] or (kind is int and not _INT_MIN <= value <= _INT_MAX):
+            value = _serialised(plan, value)
+            if value is _MISS:
+                return None
+        result[response_name] = value
+    return result
+
+
+# Scalars whose output is the value itself for an exact instance of a Python type (an
+# Int within 32 bits); other values go through the scalar.
+_AS_IS = {"String": str, "ID": str, "Boolean": bool, "Int": int}
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+
+def _leaf_plan(field_def: GraphQLField) -> _Plan | None:
+    """The plan of a field the shortcut may take, else None."""
+    nullable = not is_non_null_type(field_def.type)
+    leaf = field_def.type if nullable else field_def.type.of_type
     if not is_leaf_type(leaf) or field_def.args:
         return None
     resolve = field_def.resolve
@@ -232,4 +444,4 @@ def _leaf_plan(field_def: GraphQLField) -> tuple[Any, Any, Callable[[Any], Any],
         read = resolve
     else:
         return None
-    return (field_def, leaf, read, leaf.coerce_output_value)
+    return (field_def, leaf, read, leaf.coerce_output_value, nullable, _AS_IS.get(leaf.name))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.utils.decorators import method_decorator
@@ -42,6 +44,16 @@ class GraphQLView(AsyncGraphQLView):
     cookie check would refuse every API client, so the view is exempt from it and
     ``graph.extensions.CsrfForMutations`` applies the policy per operation.
     """
+
+    def encode_json(self, data: object) -> bytes:
+        """The response body: orjson (a result is plain JSON types by now, and encoding a
+        listing's result with it takes a tenth of the standard library's time). Anything it
+        refuses (an integer wider than 64 bits, a lone surrogate) goes through the standard
+        encoder as before."""
+        try:
+            return orjson.dumps(data)
+        except orjson.JSONEncodeError:
+            return json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
 
     def parse_json(self, data: str | bytes) -> Any:
         """A body (or a GET's ``variables``) must be UTF-8 JSON holding an operation object

@@ -4,28 +4,126 @@ selectors of ``tracking.history`` (a seller's analytics)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from asgiref.sync import sync_to_async
+from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, Undefined, value_from_ast
 from strawberry.types import Info
 
 from graph.errors import BadUserInput
+from graph.execution import selected_fields
 from graph.loaders.history import HistoryByProductIdLoader, HistoryKey
 from tracking import history
 from tracking.history import Bucket, Granularity, InvalidRange, RankedProduct, Ranking
 from tracking.models import ProductMetrics
 
+DEFAULT_GRANULARITY, DEFAULT_LAST = Granularity.DAY, 30
+
 
 def product_history(info: Info, metrics: ProductMetrics, granularity: Granularity, last: int):
-    """The product's series (an awaitable from the loader: no coroutine per product)."""
+    """The product's series: in hand when the page prefetched it (``prefetch_histories``),
+    else an awaitable from the loader."""
     try:
         history.check_last(granularity, last)
     except InvalidRange as exc:
         raise BadUserInput(str(exc), field=exc.argument) from None
     # seller_id: on the row, see MetricsByProductLoader
-    key = HistoryKey(metrics.product_id, metrics.seller_id, granularity, last)
-    return HistoryByProductIdLoader(info.context).load(key)
+    raw = info._raw_info  # noqa: SLF001
+    key = HistoryKey(
+        metrics.product_id, metrics.seller_id, granularity, last, bucket_columns(raw.field_nodes, raw.fragments)
+    )
+    return HistoryByProductIdLoader(info.context).load_now(key)
+
+
+# MetricsBucket's fields and the stored columns they read (``start`` is always read).
+BUCKET_COLUMNS = {
+    "impressions": "impressions",
+    "views": "views",
+    "clicks": "clicks",
+    "favoritesAdded": "favorites_added",
+    "favoritesRemoved": "favorites_removed",
+    "cartAdditions": "cart_additions",
+    "cartRemovals": "cart_removals",
+    "sales": "sales",
+    "revenue": "revenue",
+    "uniqueViewers": "unique_viewers",
+}
+
+
+def bucket_columns(field_nodes: Sequence[FieldNode], fragments: Mapping[str, Any]) -> tuple[str, ...]:
+    """The stored columns that a ``history`` selection (every node of the field) reads,
+    in ``tracking.history.COLUMNS`` order. A conditional selection (``@include``,
+    ``@skip``) counts as read: a column too many costs little, one too few a wrong zero."""
+    names: set[str] = set()
+    pending = [node.selection_set for node in field_nodes if node.selection_set]
+    while pending:
+        for selection in pending.pop().selections:
+            if isinstance(selection, FieldNode):
+                names.add(selection.name.value)
+            elif isinstance(selection, InlineFragmentNode):
+                pending.append(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode) and (fragment := fragments.get(selection.name.value)):
+                pending.append(fragment.selection_set)
+    wanted = {BUCKET_COLUMNS[name] for name in names if name in BUCKET_COLUMNS}
+    return tuple(column for column in history.COLUMNS if column in wanted)
+
+
+async def prefetch_histories(info: Info, metrics_rows: Iterable[ProductMetrics], path: Sequence[str]) -> None:
+    """Load the ``history`` that the selection ``path`` below the current field (a page's
+    ``metrics``) asks for, for every row at once, before the page is completed: the same
+    keys as ``product_history`` makes (same batch, same one query), so that each product's
+    series is in hand and completes without a coroutine. Arguments that do not coerce or
+    are out of range are left to the resolver, which reports them."""
+    rows = list(metrics_rows)
+    if not rows:
+        return
+    fields: dict[str, list[FieldNode]] = {}  # graphql-core merges the nodes of one response key
+    for node in selected_fields(info, path):
+        if node.name.value == "history":
+            fields.setdefault((node.alias or node.name).value, []).append(node)
+    keys = []
+    fragments = info._raw_info.fragments  # noqa: SLF001
+    for nodes in fields.values():
+        asked = _history_arguments(info, nodes[0])  # validation: one response key, one set of arguments
+        if asked is None:
+            continue
+        granularity, last = asked
+        columns = bucket_columns(nodes, fragments)
+        keys += [HistoryKey(row.product_id, row.seller_id, granularity, last, columns) for row in rows]
+    if not keys:
+        return
+    loader = HistoryByProductIdLoader(info.context)
+    futures = [loader.load(key) for key in keys]
+    for future in futures:
+        if not future.done():
+            try:
+                await future
+            except Exception:  # noqa: BLE001, S112  (the resolver that reads it reports it)
+                continue
+
+
+def _history_arguments(info: Info, node: FieldNode) -> tuple[Granularity, int] | None:
+    raw = info._raw_info  # noqa: SLF001
+    field_def = raw.schema.get_type("ProductMetrics").fields["history"]
+    values = {"granularity": DEFAULT_GRANULARITY.value, "last": DEFAULT_LAST}
+    for argument in node.arguments:
+        name = argument.name.value
+        if name not in field_def.args:
+            return None
+        value = value_from_ast(argument.value, field_def.args[name].type, info.variable_values)
+        if value is Undefined:
+            return None
+        values[name] = value
+    try:
+        granularity = Granularity(values["granularity"] or DEFAULT_GRANULARITY)
+        last = DEFAULT_LAST if values["last"] is None else values["last"]
+        history.check_last(granularity, last)
+    except (ValueError, TypeError):
+        return None
+    return granularity, last
 
 
 @dataclass

@@ -13,7 +13,7 @@ from decimal import Decimal
 import strawberry
 from strawberry.types import Info
 
-from graph.execution import Load, prefetch
+from graph.execution import Load, prefetch, selected_names
 from graph.loaders import (
     CategoryByIdLoader,
     ChildrenByCategoryIdLoader,
@@ -29,10 +29,12 @@ from graph.loaders.catalogue import REVIEW_ORDER, ReviewPageKey
 from graph.orderings import ProductOrder
 from graph.pagination import Page, TotalCount, connection, page_window
 from graph.resolvers import categories as category_resolvers
+from graph.resolvers.history import prefetch_histories
 from graph.types.common import PageInfo, global_id_field
 from graph.types.node import Node
 from graph.types.product_metrics import ProductMetricsType
 from marketplace.models import Category, Product, ProductReview
+from tracking.models import ProductMetrics
 
 ProductOrderEnum = strawberry.enum(
     ProductOrder,
@@ -202,7 +204,13 @@ async def listed_products(
     loaded once for the page (``graph.execution.prefetch``), so that every product's
     fields complete without a coroutine each."""
     listed = product_connection(page, node)
-    await prefetch(info, [edge.node for edge in listed.edges], PRODUCT_LOADS, ("edges", "node"))
+    products = [edge.node for edge in listed.edges]
+    await prefetch(info, products, PRODUCT_LOADS, ("edges", "node"))
+    if products and "metrics" in selected_names(info, ("edges", "node")):
+        loader = MetricsByProductLoader(info.context)
+        loaded = (loader.load_now(SoldProduct(product.pk, product.seller_id)) for product in products)
+        rows = [row for row in loaded if isinstance(row, ProductMetrics)]  # a failed load: its field reports it
+        await prefetch_histories(info, rows, ("edges", "node", "metrics"))
     return listed
 
 

@@ -9,9 +9,8 @@ import strawberry
 from strawberry.types import Info
 
 from graph.permissions import can_see_revenue
-from graph.resolvers.history import product_history
+from graph.resolvers.history import DEFAULT_GRANULARITY, DEFAULT_LAST, product_history
 from graph.types.history import MetricsBucketType, MetricsGranularityEnum
-from tracking.history import Granularity
 from tracking.models import ProductMetrics
 
 
@@ -45,10 +44,10 @@ class ProductMetricsType:
         self,
         root: strawberry.Parent[ProductMetrics],
         info: Info,
-        granularity: MetricsGranularityEnum | None = Granularity.DAY,
-        last: int | None = 30,
+        granularity: MetricsGranularityEnum | None = DEFAULT_GRANULARITY,
+        last: int | None = DEFAULT_LAST,
     ) -> list[MetricsBucketType]:
-        return product_history(info, root, granularity or Granularity.DAY, 30 if last is None else last)
+        return product_history(info, root, granularity or DEFAULT_GRANULARITY, DEFAULT_LAST if last is None else last)
 
     @strawberry.field(description="Clicks per impression; 0 without impressions.")
     def click_through_rate(self, root: strawberry.Parent[ProductMetrics]) -> float:

@@ -46,6 +46,14 @@ class Server:
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read())
 
+    def cpu_ms(self) -> float:
+        """CPU time (user + system, every thread) the server process has used so far, in ms:
+        unlike latency, it does not grow when the machine's other tenants take the core.
+        One worker only (``--workers 1`` serves in this process)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+        return ticks * 1000 / os.sysconf("SC_CLK_TCK")
+
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 

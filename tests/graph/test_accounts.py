@@ -187,7 +187,7 @@ class TestLoginLimits:
     """Login is limited per username-and-address and per address, in the API and the admin alike,
     in counters that flooding cannot reset."""
 
-    LOGIN = 'mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token errors { code } } }'
+    LOGIN = "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token errors { code } } }"
 
     @pytest.fixture(autouse=True)
     def one_window(self, settings):

@@ -148,3 +148,38 @@ def test_selected_names_follow_fragments_and_leave_out_directed_fields():
         fragment F on ThingType { nickname }""",
     )
     assert seen_names == [{"name", "nickname", "colour"}]
+
+
+def test_a_list_of_leaf_only_objects_answers_as_graphql_cores_own_path(monkeypatch):
+    # Given a list of objects whose selected fields are all plain leaves, with aliases, a
+    # fragment, __typename, directives, and the same failures as above (a raise, a
+    # non-null null, an Int the scalar refuses), which the shortcut must hand back
+    document = """{ things { __typename name alias: nickname ...F shout size name
+        colour @skip(if: true) nickname @include(if: true) } }
+        fragment F on ThingType { colour }"""
+    full_path: list[object] = []
+    real = LeanExecutionContext.complete_list_item_value
+
+    def spy(self, item, *args, **kwargs):
+        full_path.append(item)
+        return real(self, item, *args, **kwargs)
+
+    monkeypatch.setattr(LeanExecutionContext, "complete_list_item_value", spy)
+
+    # When both execution contexts run it
+    lean = _execute(LeanExecutionContext, document)
+    completed_the_long_way = [thing.name for thing in full_path]
+    stock = _execute(StrawberryGraphQLCoreExecutionContext, document)
+
+    # Then data and errors are identical, and only the failing items took the full path
+    assert lean == stock
+    assert completed_the_long_way == ["boom", None, "huge"]
+    assert lean["data"]["things"][0] == {
+        "__typename": "ThingType",
+        "name": "ann",
+        "alias": "a",
+        "colour": "RED",
+        "shout": "ANN",
+        "size": 3,
+        "nickname": "a",
+    }

@@ -5,7 +5,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from graphql import parse
 
 from graph.validation.shape import analyse, operation_cost
@@ -191,3 +193,79 @@ def test_a_listing_with_long_hourly_histories_is_refused_before_it_runs(gql, dja
     assert result["extensions"]["cost"]["requestedQueryCost"] > 50_000
     # the same listing with a fortnight of days runs
     assert "errors" not in gql(query.replace("granularity: HOUR, last: 744", "last: 14"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_listings_series_are_in_hand_before_its_items_complete(gql, django_assert_num_queries, monkeypatch):
+    # Given a listing whose products have buckets
+    from graph.execution import LeanExecutionContext
+
+    products = build_catalogue(6)
+    MetricsHelper.bulk_ensure_metrics([p.pk for p in products])
+    DailyMetrics.objects.bulk_create([DailyMetrics(product=p, start=NOW, views=i + 1) for i, p in enumerate(products)])
+    awaited: list[str] = []
+    real = LeanExecutionContext.complete_awaitable_value
+
+    def spy(self, return_type, field_details_list, info, *args, **kwargs):
+        awaited.append(info.field_name)
+        return real(self, return_type, field_details_list, info, *args, **kwargs)
+
+    monkeypatch.setattr(LeanExecutionContext, "complete_awaitable_value", spy)
+    # a variable for `last`, a fragment and an alias for the fields, and two series per item
+    query = """query($n: Int!) { products(first: 6, orderBy: NEWEST) { edges { node { slug metrics {
+        week: history(last: $n) { ...Counts }
+        days: history(granularity: DAY, last: 2) { start seen: views }
+    } } } } }
+    fragment Counts on MetricsBucket { start views clicks @include(if: true) }"""
+
+    plain = "{ products(first: 6, orderBy: NEWEST) { edges { node { slug metrics { totalViews } } } } }"
+    with CaptureQueriesContext(connection) as without_series:
+        gql.data(plain)
+
+    # When it runs
+    with django_assert_num_queries(len(without_series) + 2):  # one per (granularity, last, fields)
+        edges = gql.data(query, {"n": 7})["products"]["edges"]
+
+    # Then no product's series was an awaitable (loaded with the page, as its other fields)
+    assert "week" not in awaited and "days" not in awaited and "history" not in awaited
+    views = {e["node"]["slug"]: e["node"]["metrics"]["week"][-1]["views"] for e in edges}
+    assert views == {p.slug: i + 1 for i, p in enumerate(products)}
+    for edge in edges:
+        week, days = edge["node"]["metrics"]["week"], edge["node"]["metrics"]["days"]
+        assert len(week) == 7 and set(week[-1]) == {"start", "views", "clicks"}
+        assert days[-1] == {"start": week[-1]["start"], "seen": week[-1]["views"]}
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [
+        "{ views }",
+        "{ start impressions favoritesAdded cartRemovals sales uniqueViewers }",
+        "{ ... on MetricsBucket { clicks } revenue views @skip(if: false) }",
+        "{ __typename start }",
+    ],
+)
+def test_a_series_reads_the_same_whatever_fields_it_selects(gql, selection):
+    # Given a product with a full bucket today and one yesterday
+    product = make_product()
+    full = dict(impressions=9, views=8, clicks=7, favorites_added=6, favorites_removed=5, cart_additions=4,
+                cart_removals=3, sales=2, unique_viewers=1, revenue=Decimal("4.50"))  # fmt: skip
+    DailyMetrics.objects.bulk_create(
+        [
+            DailyMetrics(product=product, start=NOW.replace(hour=0, minute=0), **full),
+            DailyMetrics(product=product, start=datetime(2026, 11, 29, tzinfo=UTC), views=3),
+        ]
+    )
+    everything = "{ __typename start impressions views clicks favoritesAdded favoritesRemoved cartAdditions " \
+        "cartRemovals sales uniqueViewers revenue }"  # fmt: skip
+
+    def read(selection: str) -> list[dict]:
+        query = f'{{ product(slug: "{product.slug}") {{ metrics {{ history(last: 3) {selection} }} }} }}'
+        return gql.data(query)["product"]["metrics"]["history"]
+
+    # When the series is read with only some of its fields (a loader key per selection)
+    some, every = read(selection), read(everything)
+
+    # Then each field holds what the whole bucket holds (revenue: null for an anonymous reader)
+    assert [{name: bucket[name] for name in one} for one, bucket in zip(some, every, strict=True)] == some
+    assert every[-1]["views"] == 8 and every[-2]["views"] == 3 and every[-1]["revenue"] is None
