@@ -380,6 +380,12 @@ def goals(results: dict, listing: dict | None, tracking: dict | None) -> list[di
 # --- writing -----------------------------------------------------------------------------------
 
 
+def results_stem(vendor: str) -> str:
+    """``latest`` for SQLite (the default database, the README's), ``latest-<vendor>`` for
+    another, so that a run on PostgreSQL keeps the SQLite run's files and the reverse."""
+    return "latest" if vendor == "sqlite" else f"latest-{vendor}"
+
+
 def write(results: dict, *, update_readme: bool) -> dict:
     from tests.benchmarks import markdown
 
@@ -387,27 +393,28 @@ def write(results: dict, *, update_readme: bool) -> dict:
     tracking = summarize_tracking(results["tracking"]) if results.get("tracking") else None
     results["summary"] = {"listing": listing, "tracking": tracking, "goals": goals(results, listing, tracking)}
     results.setdefault("when", datetime.now(UTC).isoformat(timespec="seconds"))  # kept by --report-only
+    stem = results_stem(results.get("database", {}).get("vendor", "sqlite"))
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     files = []
-    json_path = RESULTS_DIR / "latest.json"
+    json_path = RESULTS_DIR / f"{stem}.json"
     json_path.write_text(json.dumps(results, indent=1, default=str) + "\n")
     files.append(str(json_path.relative_to(HERE.parents[1])))
-    chart_path = RESULTS_DIR / "latest.png"
+    chart_path = RESULTS_DIR / f"{stem}.png"
     chart_note = markdown.chart(results, listing, chart_path)
     if chart_note is None:
         files.append(str(chart_path.relative_to(HERE.parents[1])))
-    text = markdown.render(results, listing, tracking, chart_note)
-    md_path = RESULTS_DIR / "latest.md"
+    text = markdown.render(results, listing, tracking, chart_note).replace("](latest.png)", f"]({stem}.png)")
+    md_path = RESULTS_DIR / f"{stem}.md"
     md_path.write_text(text)
     files.append(str(md_path.relative_to(HERE.parents[1])))
-    if update_readme and _update_readme(text):
+    if update_readme and stem == "latest" and _update_readme(text):
         files.append(str(README.relative_to(HERE.parents[1])))
     return {"markdown": text, "files": files}
 
 
-def load_latest() -> dict:
-    """``results/latest.json`` with the integer keys JSON turned into strings restored."""
-    results = json.loads((RESULTS_DIR / "latest.json").read_text())
+def load_latest(stem: str = "latest") -> dict:
+    """``results/<stem>.json`` with the integer keys JSON turned into strings restored."""
+    results = json.loads((RESULTS_DIR / f"{stem}.json").read_text())
     for variant, by_size in results.get("queries", {}).items():
         results["queries"][variant] = {int(k): v for k, v in by_size.items()}
     return results

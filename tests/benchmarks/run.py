@@ -8,7 +8,8 @@ It seeds its own database (see ``tests.benchmarks.database``), starts the real s
 benchmark-only comparison endpoints), drives it from a separate load-generating process
 over loopback (``tests.benchmarks.loadgen``), then runs the in-process drain, profile and
 backfill measurements, and writes ``results/latest.json``, ``results/latest.md``,
-``results/latest.png`` (when matplotlib is installed) and the results block of
+``results/latest.png`` (when matplotlib is installed; ``latest-postgresql.*`` when the
+database is PostgreSQL: ``DATABASE_URL=postgres://... make bench``) and the results block of
 ``tests/benchmarks/README.md``. README.md says what every figure means.
 
 Every figure is a median over ``--repeats`` runs; every comparison is a ratio of two
@@ -305,8 +306,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.report_only:
-        results = report.load_latest()
-        log(report.write(results, update_readme=not args.no_readme)["markdown"])
+        for stem in ("latest", "latest-postgresql"):
+            if (report.RESULTS_DIR / f"{stem}.json").exists():
+                log(report.write(report.load_latest(stem), update_readme=not args.no_readme)["markdown"])
         return
     mode = FULL if args.full else QUICK
     if args.scale != 1.0:
