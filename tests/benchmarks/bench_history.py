@@ -16,7 +16,8 @@ not grow when a neighbour takes the core, so it shows what the work itself costs
 ``history(last: 14) { start views }`` (a sparkline), shows how the cost follows the fields
 selected: each bucket is an object whose fields graphql-core completes one by one. Both answers are
 checked first (50 items, 14 buckets each) and their SQL counted inside the server.
-Writes ``results/history.json`` and prints one summary line per figure.
+Writes ``results/history.json`` (``history-postgresql.json`` on PostgreSQL) and prints one summary
+line per figure.
 """
 
 from __future__ import annotations
@@ -158,7 +159,8 @@ def main(argv=None) -> None:
         "load_average_end": os.getloadavg(),
         "seconds": round(time.monotonic() - started, 1),
     }
-    RESULTS.write_text(json.dumps(results, indent=1))
+    results_path = RESULTS if choice.vendor == "sqlite" else RESULTS.with_name(f"history-{choice.vendor}.json")
+    results_path.write_text(json.dumps(results, indent=1))
     busy = load_start[0] > 0.5 * (os.cpu_count() or 1)
     print(
         f"History: listing of {FIRST} with history(last: {DAYS}) vs without, c=1, {choice.vendor}: "

@@ -69,11 +69,18 @@ def _before(results: dict, listing: dict, goal: dict, queries: dict) -> str:
     )
     if django:
         line += f"; they add {before['p50_ms'] - django['p50_ms']:.1f} ms to the Django view's p50"
-    line += f" on {results['database']['server_version']}, a database in the server's own process."
-    needed = before["p50_ms"] / 10
+    where = (
+        "a database in the server's own process"
+        if results["database"].get("vendor", "sqlite") == "sqlite"
+        else "a server on the same machine, one local round trip per statement"
+    )
+    line += f" on {results['database']['server_version']}, {where}."
+    target = goal.get("target", 10)
+    needed = before["p50_ms"] / target
     if raw and needed < raw["p50_ms"]:
         line += (
-            f" 10x would need a listing p50 of {needed:.1f} ms, below even the raw SQL floor's {raw['p50_ms']:.1f} ms "
+            f" {target:g}x would need a listing p50 of {needed:.1f} ms, below even the raw SQL floor's "
+            f"{raw['p50_ms']:.1f} ms "
             "at the same size and concurrency: no listing design reaches it on this machine and database; a "
             "database across a network, where each of those statements costs a round trip, widens the gap."
         )
