@@ -36,7 +36,7 @@ class Loader(DataLoader):
     def load_now(self, key: Hashable) -> Any:
         """The value itself when this request already loaded ``key`` (or primed it), else
         the future. graphql-core completes a plain value in the same call; an awaitable
-        costs it a coroutine per field per list item (see ``graph.execution``)."""
+        costs it a coroutine per field per list item (see ``graph.prefetch`` and ``graph.execution``)."""
         future = self.load(key)
         return future.result() if future.done() else future
 

@@ -14,8 +14,8 @@ from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, Undefined
 from strawberry.types import Info
 
 from graph.errors import BadUserInput
-from graph.execution import selected_fields
 from graph.loaders.history import HistoryByProductIdLoader, HistoryKey
+from graph.prefetch import selected_fields, settle
 from tracking import history
 from tracking.history import Bucket, Granularity, InvalidRange, RankedProduct, Ranking
 from tracking.models import ProductMetrics
@@ -96,13 +96,7 @@ async def prefetch_histories(info: Info, metrics_rows: Iterable[ProductMetrics],
     if not keys:
         return
     loader = HistoryByProductIdLoader(info.context)
-    futures = [loader.load(key) for key in keys]
-    for future in futures:
-        if not future.done():
-            try:
-                await future
-            except Exception:  # noqa: BLE001, S112  (the resolver that reads it reports it)
-                continue
+    await settle([loader.load(key) for key in keys])
 
 
 def _history_arguments(info: Info, node: FieldNode) -> tuple[Granularity, int] | None:

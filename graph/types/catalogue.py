@@ -13,7 +13,6 @@ from decimal import Decimal
 import strawberry
 from strawberry.types import Info
 
-from graph.execution import Load, prefetch, selected_names
 from graph.loaders import (
     CategoryByIdLoader,
     ChildrenByCategoryIdLoader,
@@ -28,6 +27,7 @@ from graph.loaders import (
 from graph.loaders.catalogue import REVIEW_ORDER, ReviewPageKey
 from graph.orderings import ProductOrder
 from graph.pagination import Page, TotalCount, connection, page_window
+from graph.prefetch import Load, prefetch, selected_names
 from graph.resolvers import categories as category_resolvers
 from graph.resolvers.history import prefetch_histories
 from graph.types.common import PageInfo, global_id_field
@@ -201,7 +201,7 @@ async def listed_products(
     info: Info, page: Page, node: Callable[[object], Product] = lambda product: product
 ) -> ProductConnection:
     """``product_connection``, with the loader fields its products' selection asks for
-    loaded once for the page (``graph.execution.prefetch``), so that every product's
+    loaded once for the page (``graph.prefetch``), so that every product's
     fields complete without a coroutine each."""
     listed = product_connection(page, node)
     products = [edge.node for edge in listed.edges]

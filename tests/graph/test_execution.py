@@ -11,7 +11,8 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import Info
 
 from graph import schema as graph_schema
-from graph.execution import LeanExecutionContext, lean_resolvers, selected_names
+from graph.execution import LeanExecutionContext, lean_resolvers
+from graph.prefetch import selected_names
 from tests.graph.test_query_budget import LISTING, build_catalogue
 
 
