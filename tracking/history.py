@@ -90,13 +90,17 @@ class Bucket:
     revenue: Decimal | None = ZERO
     unique_viewers: int | None = 0
 
-    def add(self, values) -> None:
-        """Add counters, given in ``COUNTERS`` order."""
-        for name, value in zip(COUNTERS, values, strict=True):
-            if name != "revenue":
+    def add(self, values, columns: tuple[str, ...] = COUNTERS) -> None:
+        """Add ``values``, given in ``columns`` order (``COUNTERS`` by default); distinct
+        viewers add up only where the caller knows they may (a week's days of one product)."""
+        for name, value in zip(columns, values, strict=True):
+            if name == "revenue":
+                if self.revenue is not None:
+                    self.revenue += value
+            elif name == "unique_viewers":
+                self.unique_viewers = (self.unique_viewers or 0) + (value or 0)
+            else:
                 setattr(self, name, getattr(self, name) + value)
-            elif self.revenue is not None:
-                self.revenue += value
 
     @property
     def conversion_rate(self) -> float:
@@ -188,7 +192,7 @@ def _fill(
             if index < 0:
                 continue
         if filled[index]:  # a second row in the period (a week's days): add it up
-            _add(buckets[index], columns, values)
+            buckets[index].add(values, columns)
         elif everything:  # the common case: one row, one bucket, built at once
             buckets[index] = Bucket(starts[index], *values)
             if not with_revenue:
@@ -202,17 +206,6 @@ def _fill(
                 bucket.revenue = None
             filled[index] = True
     return buckets
-
-
-def _add(bucket: Bucket, columns: tuple[str, ...], values) -> None:
-    for name, value in zip(columns, values, strict=True):
-        if name == "revenue":
-            if bucket.revenue is not None:
-                bucket.revenue += value
-        elif name == "unique_viewers":
-            bucket.unique_viewers = (bucket.unique_viewers or 0) + (value or 0)
-        else:
-            setattr(bucket, name, getattr(bucket, name) + value)
 
 
 def _values(queryset) -> list[list]:
