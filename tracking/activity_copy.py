@@ -16,6 +16,7 @@ from django.db import connection
 
 from tracking.events import TrackingEvent
 from tracking.models import ActivityEvent
+from tracking.native_sql import run_wrapped
 
 SOURCE_LENGTH = 64
 
@@ -46,10 +47,4 @@ def copy_activity(events: list[TrackingEvent], columns: Sequence[str]) -> None:
                 copy.write_row([value(e) for value in read])
 
     with connection.cursor() as cursor:
-        # Django runs its wrappers and logs in ``execute``, which cannot stream rows; these
-        # are the same two steps around our own executor.
-        if hasattr(cursor, "debug_sql"):
-            with cursor.debug_sql(sql):
-                cursor._execute_with_wrappers(sql, None, many=False, executor=run)  # noqa: SLF001
-        else:
-            cursor._execute_with_wrappers(sql, None, many=False, executor=run)  # noqa: SLF001
+        run_wrapped(cursor, sql, None, run)  # execute cannot stream rows (tracking.native_sql)

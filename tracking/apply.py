@@ -20,9 +20,10 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
@@ -34,6 +35,7 @@ from tracking.buckets import write_buckets
 from tracking.dedup import first_sightings, prune_event_ids
 from tracking.events import COUNTER_OF_KIND, UNIT_KINDS, TrackingEvent
 from tracking.models import COUNTER_FIELDS, ActivityEvent, AppliedBatch, ProductMetrics
+from tracking.native_sql import execute_native, placeholder, values_list
 from tracking.trending import BatchTrending
 
 logger = logging.getLogger(__name__)
@@ -72,7 +74,7 @@ def apply_events(events: list[TrackingEvent], batch_id: str | None = None) -> Ba
             return BatchResult(0, 0, duplicate=True)
         if batch_id is not None:
             prune_batch_ids()
-        existing = set(Product.objects.filter(id__in=list(deltas)).values_list("id", flat=True))
+        existing = _existing_products(sorted(deltas))
         kept = _forget_deleted_users([e for e in events if e.product_id in existing])
         unique = first_sightings(kept)  # a client event id counts once (tracking.dedup)
         if len(unique) < len(kept):
@@ -86,6 +88,20 @@ def apply_events(events: list[TrackingEvent], batch_id: str | None = None) -> Ba
         live.batch_applied(sorted(pid for pid in deltas if pid in existing))  # after commit (tracking.live)
     prune_event_ids()
     return BatchResult(applied=len(kept), discarded=len(events) - len(kept))
+
+
+def _existing_products(ids: list[int]) -> set[int]:
+    """Which of ``ids`` still exist. Raw SQL: the ORM spent 2.7 ms preparing 500 ids for an
+    ``IN`` list, a tenth of a batch (measured), to run this same statement."""
+    table = connection.ops.quote_name(Product._meta.db_table)
+    found: set[int] = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), ROWS_PER_STATEMENT):
+            chunk = ids[start : start + ROWS_PER_STATEMENT]
+            marks = ", ".join([placeholder()] * len(chunk))
+            execute_native(cursor, f"SELECT id FROM {table} WHERE id IN ({marks})", chunk)
+            found.update(row[0] for row in cursor.fetchall())
+    return found
 
 
 def _forget_deleted_users(events: list[TrackingEvent]) -> list[TrackingEvent]:
@@ -207,8 +223,7 @@ def _insert_activity(events: list[TrackingEvent]) -> None:
     qn = connection.ops.quote_name
     table = qn(ActivityEvent._meta.db_table)
     columns = ", ".join(qn(c) for c in _ACTIVITY_COLUMNS)
-    row = "(" + ", ".join(["%s"] * len(_ACTIVITY_COLUMNS)) + ")"
-    adapt = connection.ops.adapt_datetimefield_value
+    adapt = _datetime_adapter()
     with connection.cursor() as cursor:
         for start in range(0, len(events), ROWS_PER_STATEMENT):
             chunk = events[start : start + ROWS_PER_STATEMENT]
@@ -224,7 +239,16 @@ def _insert_activity(events: list[TrackingEvent]) -> None:
                     e.amount,
                     adapt(e.created_at),
                 ]
-            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(chunk))}", params)
+            values = values_list(len(_ACTIVITY_COLUMNS), len(chunk))
+            execute_native(cursor, f"INSERT INTO {table} ({columns}) VALUES {values}", params)
+
+
+def _datetime_adapter():
+    """Django's ``adapt_datetimefield_value``; on SQLite with a UTC connection, the same text
+    (``str`` of the naive UTC time) without its checks, which cost a batch 1-2 ms (measured)."""
+    if connection.vendor == "sqlite" and settings.USE_TZ and connection.timezone_name == "UTC":
+        return lambda value: str(value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None))
+    return connection.ops.adapt_datetimefield_value
 
 
 def _upsert_counters(deltas: dict[int, dict[str, int | Decimal]], trending: dict[int, float] | None = None) -> None:
@@ -237,7 +261,6 @@ def _upsert_counters(deltas: dict[int, dict[str, int | Decimal]], trending: dict
     added = [*COUNTER_FIELDS, "trending_score"]
     columns = ["product_id", *added, "updated_at"]
     updates = ", ".join(f"{qn(c)} = {table}.{qn(c)} + excluded.{qn(c)}" for c in added)
-    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     ordered = sorted(deltas.items())  # one lock order for every batch
     with connection.cursor() as cursor:
@@ -248,8 +271,10 @@ def _upsert_counters(deltas: dict[int, dict[str, int | Decimal]], trending: dict
                 params.append(product_id)
                 params += [delta.get(c, 0) for c in COUNTER_FIELDS]
                 params += [trending.get(product_id, 0.0), now]
-            cursor.execute(
-                f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) VALUES {', '.join([row] * len(chunk))} "
+            values = values_list(len(columns), len(chunk))
+            execute_native(
+                cursor,
+                f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) VALUES {values} "
                 f"ON CONFLICT ({qn('product_id')}) DO UPDATE SET {updates}, "
                 f"{qn('updated_at')} = excluded.{qn('updated_at')}",
                 params,

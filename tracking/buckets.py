@@ -34,6 +34,7 @@ from django.db import connection
 
 from tracking.events import COUNTER_OF_KIND, UNIT_KINDS, TrackingEvent
 from tracking.models import BUCKET_COUNTERS, BucketViewer, DailyMetrics, EventKind, HourlyMetrics
+from tracking.native_sql import execute_native, values_list
 
 ROWS_PER_STATEMENT = 500
 HOUR = 3600
@@ -252,8 +253,9 @@ def _insert_new_viewers(viewers: set[tuple[int, int, int, int]]) -> list[tuple[i
             return cursor.fetchall()
         for first in range(0, len(ordered), ROWS_PER_STATEMENT):
             chunk = ordered[first : first + ROWS_PER_STATEMENT]
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {', '.join(['(%s, %s, %s, %s)'] * len(chunk))} {returning}",
+            execute_native(
+                cursor,
+                f"INSERT INTO {table} ({columns}) VALUES {values_list(4, len(chunk))} {returning}",
                 [value for row in chunk for value in row],
             )
             new += cursor.fetchall()
@@ -284,7 +286,6 @@ def _upsert(model, deltas: dict[tuple[int, int], list]) -> None:
             return
         adapt = connection.ops.adapt_datetimefield_value
         adapted = {start: adapt(when) for start, when in starts.items()}
-        row = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
         for first in range(0, len(ordered), ROWS_PER_STATEMENT):
             chunk = ordered[first : first + ROWS_PER_STATEMENT]
             params: list = []
@@ -292,7 +293,8 @@ def _upsert(model, deltas: dict[tuple[int, int], list]) -> None:
                 params.append(product_id)
                 params.append(adapted[start])
                 params += values
-            cursor.execute(f"INSERT INTO {table} ({names}) VALUES {', '.join([row] * len(chunk))} {conflict}", params)
+            values = values_list(len(_COLUMNS), len(chunk))
+            execute_native(cursor, f"INSERT INTO {table} ({names}) VALUES {values} {conflict}", params)
 
 
 _EMPTY = [[] for _ in BUCKET_COUNTERS]

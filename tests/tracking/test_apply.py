@@ -5,7 +5,9 @@ Applied synchronously in the test's own transaction, as a worker would apply a b
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -13,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.factories import make_user, strip_metrics
 from tests.tracking.helpers import make_products
-from tracking.apply import _claim_for_split, _derived_id, apply_events, apply_isolating, coalesce
+from tracking.apply import _claim_for_split, _datetime_adapter, _derived_id, apply_events, apply_isolating, coalesce
 from tracking.events import TrackingEvent
 from tracking.models import COUNTER_FIELDS, ActivityEvent, EventKind, ProductMetrics
 from tracking.tracker import favorite_action, listing_view, product_click, product_view, purchase
@@ -221,3 +223,22 @@ def test_activity_rows_keep_who_where_and_when():
     assert (row.user_id, row.visitor_key, row.source, row.created_at) == (user.pk, "v" * 32, "s" * 64, event.created_at)
     assert metrics(product)["total_cart_additions"] == 4  # cart counters are units, as sales are
     assert ActivityEvent.objects.get(product=product, kind=EventKind.CART_ADD).quantity == 4
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 3, 29, 0, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 3, 29, 3, 0, tzinfo=ZoneInfo("Europe/Berlin")),  # an offset, across a DST change
+        datetime(2026, 1, 1, 5, 0, 0, 123),  # naive: taken as UTC, as Django takes it
+    ],
+)
+def test_activity_times_are_stored_as_django_would_store_them(moment):
+    # The batch writes created_at as text of its own on SQLite; it must be Django's text
+    assert _datetime_adapter()(moment) == connection.ops.adapt_datetimefield_value(moment)
+    [product] = make_products(1)
+
+    apply_events([TrackingEvent(EventKind.VIEW, product.pk, created_at=moment)])
+
+    stored = ActivityEvent.objects.get(product=product).created_at
+    assert stored == (moment if moment.tzinfo else moment.replace(tzinfo=UTC))
