@@ -18,6 +18,9 @@ class Context:
     # Filled lazily by ``graph.loaders.base.Loader``: one instance per loader class per
     # request, so caches never leak between requests (or event loops).
     dataloaders: dict[str, Any] = field(default_factory=dict)
+    # What a resolver works out from the document once per request rather than once per
+    # list item (``graph.resolvers.history``: the bucket columns a selection reads).
+    memo: dict[Any, Any] = field(default_factory=dict)
 
     # strawberry's Django integration lets resolvers use ``info.context["request"]``.
     def __getitem__(self, key: str) -> Any:

@@ -9,6 +9,8 @@ of them, in one step. The loading half (values in hand before a list completes) 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, datetime, time
+from decimal import Decimal
 from operator import attrgetter
 from typing import Any, ClassVar
 
@@ -134,6 +136,9 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # ids of objects that this execution keeps alive (they are in the values).
         self._field_sets: dict[tuple[int, int], tuple[Any, list[tuple[str, Any, _Plan | None]]]] = {}
         self._list_shapes: dict[tuple[int, int], tuple[Any, _Shape | None]] = {}
+        # Serialised values of immutable objects met more than once (the 14 starts, and the
+        # revenues, shared by every series of a page), by the ids of the plan and the value.
+        self._serialised_values: dict[tuple[int, int], tuple[Any, Any]] = {}
 
     # --- one leaf field ---------------------------------------------------------------
 
@@ -271,8 +276,9 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return super().complete_iterable_value(item_type, field_details_list, info, path, items, position_context)
         completed: list[Any] = []
         awaitable_indices: list[int] = []
+        memo = self._serialised_values
         for index, item in enumerate(items):
-            row = _read_object(shape, item) if item is not None else None
+            row = _read_object(shape, item, memo) if item is not None else None
             if row is not None:
                 completed.append(row)
             elif self.complete_list_item_value(
@@ -331,9 +337,11 @@ def _serialised(plan: _Plan, value: Any) -> Any:
     return _MISS if serialized is None or serialized is Undefined else serialized
 
 
-def _read_object(shape: _Shape, source: Any) -> dict[str, Any] | None:
+def _read_object(shape: _Shape, source: Any, memo: dict[tuple[int, int], tuple[Any, Any]]) -> dict[str, Any] | None:
     """All of an object's planned fields (``_read`` inlined: this runs per field of every
-    item of a list), or None for the full path."""
+    item of a list), or None for the full path. An immutable value (``_MEMOISED``) that
+    this execution has serialised before, the same object for the same field, is not
+    serialised again: ``memo`` keeps each such value alive, so its id is not reused."""
     result = {}
     for response_name, plan in shape:
         try:
@@ -342,11 +350,27 @@ def _read_object(shape: _Shape, source: Any) -> dict[str, Any] | None:
             return None
         kind = type(value)
         if kind is not plan[5] or (kind is int and not _INT_MIN <= value <= _INT_MAX):
-            value = _serialised(plan, value)
-            if value is _MISS:
-                return None
+            if kind in _MEMOISED:
+                key = (id(plan), id(value))
+                known = memo.get(key)
+                if known is not None and known[0] is value:
+                    result[response_name] = known[1]
+                    continue
+                serialised = _serialised(plan, value)
+                if serialised is _MISS:
+                    return None
+                memo[key] = (value, serialised)
+                value = serialised
+            else:
+                value = _serialised(plan, value)
+                if value is _MISS:
+                    return None
         result[response_name] = value
     return result
+
+
+# Immutable: the same object always serialises to the same output.
+_MEMOISED = frozenset({datetime, date, time, Decimal})
 
 
 # Scalars whose output is the value itself for an exact instance of a Python type (an

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
-from django.db.models import Case, F, FloatField, Sum, Value, When
+from django.db import connections, router
+from django.db.models import Case, DateTimeField, DecimalField, F, FloatField, Func, Sum, Value, When
 from django.db.models.functions import Cast
-from django.db.models.sql.constants import MULTI
 from django.utils import timezone
 
 from marketplace.models import Product
@@ -174,65 +175,117 @@ COLUMNS = (*COUNTERS, "unique_viewers")
 """What a stored bucket row holds after ``start``, in Bucket's order."""
 
 
-def _fill(
-    starts: list[datetime], rows, *, with_revenue: bool = True, columns: tuple[str, ...] = COLUMNS
-) -> list[Bucket]:
-    """Zero-filled buckets for ``starts``, each row (``start``, then ``columns``) added
-    to the period that holds it. Distinct viewers are left as they come: the caller knows
-    whether they can be added up. A bucket's counters outside ``columns`` stay zero."""
-    revenue = ZERO if with_revenue else None
-    buckets = [Bucket(start, revenue=revenue) for start in starts]
-    filled = [False] * len(starts)
+def _fill(starts: list[datetime], rows, *, with_revenue: bool = True) -> list[Bucket]:
+    """Zero-filled buckets for ``starts``, each row (``start``, then ``COLUMNS``) added to the
+    period that holds it. Distinct viewers are left as they come: the caller knows whether
+    they can be added up."""
+    buckets: list[Bucket | None] = [None] * len(starts)
     index_of = {start: index for index, start in enumerate(starts)}
-    everything = columns == COLUMNS
     for start, *values in rows:
         index = index_of.get(start)
         if index is None:  # not on a period's start (a week's days, another time zone)
             index = bisect.bisect_right(starts, start) - 1
             if index < 0:
                 continue
-        if filled[index]:  # a second row in the period (a week's days): add it up
-            buckets[index].add(values, columns)
-        elif everything:  # the common case: one row, one bucket, built at once
+        bucket = buckets[index]
+        if bucket is None:  # the common case: one row, one bucket, built at once
             buckets[index] = Bucket(starts[index], *values)
-            if not with_revenue:
-                buckets[index].revenue = None
-            filled[index] = True
-        else:
-            bucket = buckets[index]
-            for name, value in zip(columns, values, strict=True):
-                setattr(bucket, name, value)
-            if not with_revenue:
-                bucket.revenue = None
-            filled[index] = True
+        else:  # a second row in the period (a week's days): add it up
+            bucket.add(values, COLUMNS)
+    revenue = ZERO if with_revenue else None
+    for index, bucket in enumerate(buckets):
+        if bucket is None:
+            buckets[index] = Bucket(starts[index], revenue=revenue)
+        elif not with_revenue:
+            bucket.revenue = None
     return buckets
 
 
-def _values(queryset) -> list[list]:
-    """The rows of a ``values_list`` queryset, each column's database converters applied
-    once per distinct value rather than once per row. A listing's series are 700 rows of
-    14 distinct starts and a few distinct revenues: on SQLite, parsing every ``start``
-    into an aware datetime and every revenue into a ``Decimal`` was half of the read."""
-    compiler = queryset.query.get_compiler(using=queryset.db)
-    rows = [list(row) for chunk in compiler.execute_sql(MULTI) for row in chunk]
-    connection = compiler.connection
-    for position, (converters, expression) in compiler.get_converters(
-        [selected[0] for selected in compiler.select[: compiler.col_count]]
-    ).items():
+def _convert(rows: list[list], converters: dict, connection) -> list[list]:
+    """Each column's database converters applied once per distinct value rather than once
+    per row. A listing's series are 700 rows of 14 distinct starts and a few distinct
+    revenues: on SQLite, parsing every ``start`` into an aware datetime and every revenue
+    into a ``Decimal`` was half of the read."""
+    for position, (functions, expression) in converters.items():
         seen: dict = {}
         for row in rows:
             raw = row[position]
             value = seen.get(raw, _UNSEEN)
             if value is _UNSEEN:
                 value = raw
-                for converter in converters:
-                    value = converter(value, expression, connection)
+                for function in functions:
+                    value = function(value, expression, connection)
                 seen[raw] = value
             row[position] = value
     return rows
 
 
+# A column the selection does not read comes back as this constant: the row keeps Bucket's shape.
+_UNREAD = {
+    name: Value(ZERO, output_field=DecimalField(max_digits=16, decimal_places=2)) if name == "revenue" else Value(0)
+    for name in COLUMNS
+}
+
+
+def _start_column(connection):
+    """``start``; on SQLite as text, parsed once per distinct value (``_convert``): sqlite3
+    parses a column declared ``datetime`` in every row before Django's converters run, and an
+    expression has no declared type."""
+    if connection.vendor == "sqlite":
+        return Func(F("start"), template="(%(expressions)s || '')", output_field=DateTimeField())
+    return F("start")
+
+
+# (database alias, model, columns read, number of products) -> (SQL, its constant parameters,
+# the selected expressions). Not per connection: under ASGI each request's database work runs
+# in a thread of its own, with a connection of its own.
+_statements: dict[tuple, tuple[str, list, list]] = {}
+_MOST_STATEMENTS = 512
+
+
+def _bucket_rows(model, product_ids: list[int], start: datetime, end: datetime, read: tuple[str, ...]) -> list[list]:
+    """Rows ``[product_id, start, *COLUMNS]`` of ``model`` for ``product_ids`` (distinct) in
+    ``[start, end)``, the columns outside ``read`` as zeros. The ORM builds the statement once
+    per model, columns and number of products; later calls only run it with their own
+    values. Building it (the ``IN`` list's lookups, the compiler) cost more than running it:
+    measured on a listing of 50 series, about a quarter of what the series added."""
+    alias = router.db_for_read(model)
+    connection = connections[alias]
+    key = (alias, model, read, len(product_ids))
+    statement = _statements.get(key)
+    if statement is None:
+        placeholder_ids = list(range(1, len(product_ids) + 1))  # distinct, as an IN list keeps them
+        queryset = model.objects.using(alias).filter(product_id__in=placeholder_ids, start__gte=start, start__lt=end)
+        columns = [F(name) if name in read else _UNREAD[name] for name in COLUMNS]  # every row as Bucket holds it
+        selected = queryset.values_list("product_id", _start_column(connection), *columns).order_by()
+        compiler = selected.query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
+        fixed = list(params[: -len(product_ids) - 2])  # the constants; then the ids and the two bounds
+        if list(params[len(fixed) : -2]) != placeholder_ids:
+            raise AssertionError(f"unexpected parameters {params} for {sql}")
+        if len(_statements) >= _MOST_STATEMENTS:
+            _statements.clear()
+        expressions = [column[0] for column in compiler.select[: compiler.col_count]]
+        statement = _statements[key] = (sql, fixed, expressions)
+    sql, fixed, expressions = statement
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*fixed, *product_ids, adapt(start), adapt(end)])
+        rows = [list(row) for row in cursor.fetchall()]
+    return _convert(rows, _converters(expressions, connection), connection)
+
+
 _UNSEEN = object()
+
+
+def _converters(expressions: list, connection) -> dict[int, tuple[list, Any]]:
+    """What ``SQLCompiler.get_converters`` gives for ``expressions``, on this connection."""
+    found = {}
+    for position, expression in enumerate(expressions):
+        functions = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
+        if functions:
+            found[position] = (functions, expression)
+    return found
 
 
 def product_histories(
@@ -252,11 +305,10 @@ def product_histories(
     starts, end = periods_ending_now(granularity, last, now or clock())
     read = COLUMNS if columns is None else tuple(name for name in COLUMNS if name in columns)
     rows_by_product: dict[int, list[tuple]] = {pid: [] for pid in product_ids}
-    rows = _model(granularity).objects.filter(product_id__in=product_ids, start__gte=starts[0], start__lt=end)
-    for product_id, *row in _values(rows.values_list("product_id", "start", *read).order_by()):
+    for product_id, *row in _bucket_rows(_model(granularity), sorted(rows_by_product), starts[0], end, read):
         rows_by_product[product_id].append(row)
     found = {
-        pid: _fill(starts, rows, with_revenue=revenue_of is None or pid in revenue_of, columns=read)
+        pid: _fill(starts, rows, with_revenue=revenue_of is None or pid in revenue_of)
         for pid, rows in rows_by_product.items()
     }
     if granularity is Granularity.WEEK:

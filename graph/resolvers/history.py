@@ -31,11 +31,19 @@ def product_history(info: Info, metrics: ProductMetrics, granularity: Granularit
     except InvalidRange as exc:
         raise BadUserInput(str(exc), field=exc.argument) from None
     # seller_id: on the row, see MetricsByProductLoader
-    raw = info._raw_info  # noqa: SLF001
-    key = HistoryKey(
-        metrics.product_id, metrics.seller_id, granularity, last, bucket_columns(raw.field_nodes, raw.fragments)
-    )
+    key = HistoryKey(metrics.product_id, metrics.seller_id, granularity, last, _selected_columns(info))
     return HistoryByProductIdLoader(info.context).load_now(key)
+
+
+def _selected_columns(info: Info) -> tuple[str, ...]:
+    """``bucket_columns`` of this field, worked out once per request: every item of a list
+    has the same field nodes. The memo keeps the nodes, so their ids are not reused."""
+    raw = info._raw_info  # noqa: SLF001
+    key = ("history columns", *map(id, raw.field_nodes))
+    known = info.context.memo.get(key)
+    if known is None:
+        known = info.context.memo[key] = (raw.field_nodes, bucket_columns(raw.field_nodes, raw.fragments))
+    return known[1]
 
 
 # MetricsBucket's fields and the stored columns they read (``start`` is always read).
