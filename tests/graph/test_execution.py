@@ -4,6 +4,8 @@ no awaitable per list item once a page's loader fields are prefetched."""
 from __future__ import annotations
 
 import enum
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 import strawberry
@@ -184,3 +186,47 @@ def test_a_list_of_leaf_only_objects_answers_as_graphql_cores_own_path(monkeypat
         "size": 3,
         "nickname": "a",
     }
+
+
+@strawberry.type
+class Reading:
+    at: datetime
+    amount: Decimal
+
+
+_NOON = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+_SHARED_AMOUNT = Decimal("1.50")
+
+
+@strawberry.type
+class ReadingsQuery:
+    @strawberry.field
+    def readings(self) -> list[Reading]:
+        # The same objects again and again (as a page's series share their starts), and
+        # values equal to them that print differently: each must keep its own text
+        return [
+            Reading(at=_NOON, amount=_SHARED_AMOUNT),
+            Reading(at=_NOON, amount=_SHARED_AMOUNT),
+            Reading(at=_NOON.astimezone(timezone(timedelta(hours=2))), amount=Decimal("1.5")),
+            Reading(at=_NOON, amount=Decimal("1.500")),
+            Reading(at=_NOON, amount=_SHARED_AMOUNT),
+        ]
+
+
+def test_repeated_values_are_serialised_once_and_equal_ones_keep_their_own_text():
+    document = "{ readings { at amount } }"
+    results = {}
+    for context_class in (LeanExecutionContext, StrawberryGraphQLCoreExecutionContext):
+        readings = strawberry.Schema(query=ReadingsQuery, execution_context_class=context_class)
+        result = readings.execute_sync(document)
+        assert result.errors is None
+        results[context_class] = result.data
+
+    lean = results[LeanExecutionContext]
+    assert lean == results[StrawberryGraphQLCoreExecutionContext]
+    assert [r["at"] for r in lean["readings"]][1:4] == [
+        "2026-11-30T12:00:00+00:00",
+        "2026-11-30T14:00:00+02:00",
+        "2026-11-30T12:00:00+00:00",
+    ]
+    assert [r["amount"] for r in lean["readings"]] == ["1.50", "1.50", "1.5", "1.500", "1.50"]

@@ -57,6 +57,46 @@ def test_a_product_without_rows_gets_zeros_and_one_query_serves_many_products(dj
     assert [x.views for x in found[b.pk]] == [0] * 14
 
 
+def test_a_statement_built_once_serves_later_calls_with_their_own_products_bounds_and_columns():
+    # Given two pairs of products with rows on different days
+    a, b, c, d = (make_product() for _ in range(4))
+    DailyMetrics.objects.bulk_create(
+        [
+            day_row(a, utc(2026, 11, 30), views=1, clicks=7),
+            day_row(b, utc(2026, 11, 29), views=2, revenue=Decimal("3.25")),
+            day_row(c, utc(2026, 10, 31), views=3),
+            day_row(d, utc(2026, 10, 30), views=4, unique_viewers=2),
+        ]
+    )
+
+    # When the same shape of read (two products, the same columns) runs for each pair at
+    # another "now", and once more with other columns
+    def read(products, now, columns=("views", "revenue")):
+        found = history.product_histories(
+            product_ids=[p.pk for p in products], granularity=Granularity.DAY, last=2, now=now, columns=columns
+        )
+        return {
+            p.pk: [(x.start.date().isoformat(), x.views, x.clicks, x.revenue) for x in found[p.pk]] for p in products
+        }
+
+    november = read([a, b], utc(2026, 11, 30, 12))
+    october = read([c, d], utc(2026, 10, 31, 12))
+    clicks = read([a, b], utc(2026, 11, 30, 12), columns=("clicks",))
+
+    # Then each answer is its own: its products, its days, and only the columns it read
+    assert november == {
+        a.pk: [("2026-11-29", 0, 0, 0), ("2026-11-30", 1, 0, 0)],
+        b.pk: [("2026-11-29", 2, 0, Decimal("3.25")), ("2026-11-30", 0, 0, 0)],
+    }
+    assert october == {
+        c.pk: [("2026-10-30", 0, 0, 0), ("2026-10-31", 3, 0, 0)],
+        d.pk: [("2026-10-30", 4, 0, 0), ("2026-10-31", 0, 0, 0)],
+    }
+    assert clicks[a.pk] == [("2026-11-29", 0, 0, 0), ("2026-11-30", 0, 7, 0)]
+    revenues = [bucket[3] for answer in (november, october, clicks) for series in answer.values() for bucket in series]
+    assert all(isinstance(revenue, Decimal) for revenue in revenues)  # an unread revenue is still a Decimal
+
+
 def test_hours_are_utc_hours_ending_with_the_current_one():
     product = make_product()
     HourlyMetrics.objects.bulk_create(
