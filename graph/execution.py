@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal
 from operator import attrgetter
+from types import GeneratorType
 from typing import Any, ClassVar
 
 from graphql import (
@@ -135,12 +136,24 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # Per execution, like graphql-core's own memo of collected fields: the keys are
         # ids of objects that this execution keeps alive (they are in the values).
         self._field_sets: dict[tuple[int, int], tuple[Any, list[tuple[str, Any, _Plan | None]]]] = {}
-        self._list_shapes: dict[tuple[int, int], tuple[Any, _Shape | None]] = {}
+        self._list_shapes: dict[tuple[int, int], tuple[Any, _Reader | None]] = {}
         # Serialised values of immutable objects met more than once (the 14 starts, and the
         # revenues, shared by every series of a page), by the ids of the plan and the value.
         self._serialised_values: dict[tuple[int, int], tuple[Any, Any]] = {}
+        self._plain_types: set[type] = set()  # types of list items that are not awaitable
 
     # --- one leaf field ---------------------------------------------------------------
+
+    _typename_plans: ClassVar[dict[str, _Plan]] = {}
+
+    @classmethod
+    def _typename_plan(cls, type_name: str) -> _Plan:
+        """One plan per type for the process, as for fields: a compiled reader (``_reader``)
+        is found by its plans' ids."""
+        plan = cls._typename_plans.get(type_name)
+        if plan is None:
+            plan = cls._typename_plans[type_name] = (None, None, _typename(type_name), None, False, str)
+        return plan
 
     @classmethod
     def _plan(cls, field_def: GraphQLField) -> _Plan | None:
@@ -178,7 +191,7 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
             for response_name, field_details_list in grouped_field_set.items():
                 name = field_details_list[0].node.name.value
                 if name == "__typename":
-                    plan = (None, None, _typename(parent_type.name), None, False, str)
+                    plan = self._typename_plan(parent_type.name)
                 else:
                     field_def = parent_type.fields.get(name)
                     plan = self._plan(field_def) if field_def is not None else None
@@ -237,14 +250,14 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     # --- a list of leaf-only objects --------------------------------------------------
 
-    def _list_shape(self, item_type: Any, field_details_list: Any) -> _Shape | None:
-        """The item type's leaf fields as selected, when every selected field is a leaf the
-        shortcut may take; else None."""
+    def _list_reader(self, item_type: Any, field_details_list: Any) -> _Reader | None:
+        """The reader (``_reader``) of the item type's leaf fields as selected, when every
+        selected field is a leaf the shortcut may take; else None."""
         key = (id(item_type), id(field_details_list))
         cached = self._list_shapes.get(key)
         if cached is None:
             shape = self._shape(item_type, field_details_list)
-            cached = self._list_shapes[key] = ((item_type, field_details_list), shape)
+            cached = self._list_shapes[key] = ((item_type, field_details_list), shape and _reader(shape))
         return cached[1]
 
     def _shape(self, item_type: Any, field_details_list: Any) -> _Shape | None:
@@ -261,6 +274,21 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return None
         return [(response_name, plan) for response_name, _, plan in rows]
 
+    def _any_awaitable(self, items: list | tuple) -> bool:
+        """graphql-core's ``is_awaitable`` per item, asked once per type of item: whether an
+        object is awaitable depends on its type, except for a generator (a generator-based
+        coroutine is awaitable), which is asked every time."""
+        plain = self._plain_types
+        for item in items:
+            kind = type(item)
+            if kind in plain:
+                continue
+            if self.is_awaitable(item):
+                return True
+            if kind is not GeneratorType:
+                plain.add(kind)
+        return False
+
     def complete_iterable_value(
         self,
         item_type: Any,
@@ -270,15 +298,14 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
         items: Any,
         position_context: Any,
     ) -> Any:
-        shape = self._list_shape(item_type, field_details_list) if self._shortcuts else None
-        is_awaitable = self.is_awaitable
-        if shape is None or not isinstance(items, list | tuple) or any(is_awaitable(item) for item in items):
+        read = self._list_reader(item_type, field_details_list) if self._shortcuts else None
+        if read is None or not isinstance(items, list | tuple) or self._any_awaitable(items):
             return super().complete_iterable_value(item_type, field_details_list, info, path, items, position_context)
         completed: list[Any] = []
         awaitable_indices: list[int] = []
         memo = self._serialised_values
         for index, item in enumerate(items):
-            row = _read_object(shape, item, memo) if item is not None else None
+            row = read(item, memo) if item is not None else None
             if row is not None:
                 completed.append(row)
             elif self.complete_list_item_value(
@@ -337,36 +364,81 @@ def _serialised(plan: _Plan, value: Any) -> Any:
     return _MISS if serialized is None or serialized is Undefined else serialized
 
 
-def _read_object(shape: _Shape, source: Any, memo: dict[tuple[int, int], tuple[Any, Any]]) -> dict[str, Any] | None:
-    """All of an object's planned fields (``_read`` inlined: this runs per field of every
-    item of a list), or None for the full path. An immutable value (``_MEMOISED``) that
-    this execution has serialised before, the same object for the same field, is not
-    serialised again: ``memo`` keeps each such value alive, so its id is not reused."""
-    result = {}
-    for response_name, plan in shape:
-        try:
-            value = plan[2](source)
-        except Exception:  # noqa: BLE001
-            return None
-        kind = type(value)
-        if kind is not plan[5] or (kind is int and not _INT_MIN <= value <= _INT_MAX):
-            if kind in _MEMOISED:
-                key = (id(plan), id(value))
-                known = memo.get(key)
-                if known is not None and known[0] is value:
-                    result[response_name] = known[1]
-                    continue
-                serialised = _serialised(plan, value)
-                if serialised is _MISS:
-                    return None
-                memo[key] = (value, serialised)
-                value = serialised
-            else:
-                value = _serialised(plan, value)
-                if value is _MISS:
-                    return None
-        result[response_name] = value
-    return result
+def _slow_value(plan: _Plan, value: Any, memo: dict[tuple[int, int], tuple[Any, Any]]) -> Any:
+    """A read value that is not its own output: serialised by its scalar, or ``_MISS``. An
+    immutable value (``_MEMOISED``) that this execution has serialised before, the same
+    object for the same field, is not serialised again: ``memo`` keeps each such value
+    alive, so its id is not reused."""
+    if type(value) not in _MEMOISED:
+        return _serialised(plan, value)
+    key = (id(plan), id(value))
+    known = memo.get(key)
+    if known is not None and known[0] is value:
+        return known[1]
+    serialised = _serialised(plan, value)
+    if serialised is not _MISS:
+        memo[key] = (value, serialised)
+    return serialised
+
+
+_Reader = Callable[[Any, dict], dict[str, Any] | None]
+_readers: dict[tuple, _Reader] = {}
+_MOST_READERS = 1024
+
+
+def _reader(shape: _Shape) -> _Reader:
+    """A function that reads all of a shape's fields from an object (``_read`` unrolled for
+    these fields: it runs for every item of a list, 700 of them for a page of series) and
+    returns the response's dict, or None for the full path. Compiled once per shape: the
+    plans are kept for the process (``LeanExecutionContext._plans``), so their ids are too."""
+    key = tuple((response_name, id(plan)) for response_name, plan in shape)
+    reader = _readers.get(key)
+    if reader is None:
+        if len(_readers) >= _MOST_READERS:  # one per distinct selection: bounded, whatever clients send
+            _readers.clear()
+        reader = _readers[key] = _compile_reader(shape)
+    return reader
+
+
+def _compile_reader(shape: _Shape) -> _Reader:
+    namespace: dict[str, Any] = {"MISS": _MISS, "slow": _slow_value, "INT_MIN": _INT_MIN, "INT_MAX": _INT_MAX}
+    reads, checks, items = [], [], []
+    for i, (response_name, plan) in enumerate(shape):
+        namespace[f"read{i}"], namespace[f"plan{i}"], namespace[f"type{i}"] = plan[2], plan, plan[5]
+        reads.append(f"        v{i} = read{i}(source)")
+        namespace[f"key{i}"] = id(plan)
+        if plan[5] is int:  # an Int is itself within 32 bits; a bool is not an int here
+            condition = f"type(v{i}) is not int or not INT_MIN <= v{i} <= INT_MAX"
+        elif plan[5] is None:  # always through its scalar
+            condition = "True"
+        else:
+            condition = f"type(v{i}) is not type{i}"
+        if plan[4]:  # nullable: a None is its own output
+            condition = f"v{i} is not None and ({condition})"
+        checks += [
+            f"    if {condition}:",
+            f"        known = memo.get((key{i}, id(v{i})))",  # _slow_value's memo, inlined
+            f"        if known is not None and known[0] is v{i}:",
+            f"            v{i} = known[1]",
+            "        else:",
+            f"            v{i} = slow(plan{i}, v{i}, memo)",
+            f"            if v{i} is MISS:",
+            "                return None",
+        ]
+        items.append(f"{response_name!r}: v{i}")
+    source = "\n".join(
+        [
+            "def read(source, memo):",
+            "    try:",
+            *reads,
+            "    except Exception:",  # the full path reports it, located
+            "        return None",
+            *checks,
+            "    return {" + ", ".join(items) + "}",
+        ]
+    )
+    exec(compile(source, f"<graph.execution reader {len(_readers)}>", "exec"), namespace)  # noqa: S102
+    return namespace["read"]
 
 
 # Immutable: the same object always serialises to the same output.

@@ -227,13 +227,33 @@ _UNREAD = {
 }
 
 
-def _start_column(connection):
-    """``start``; on SQLite as text, parsed once per distinct value (``_convert``): sqlite3
-    parses a column declared ``datetime`` in every row before Django's converters run, and an
-    expression has no declared type."""
-    if connection.vendor == "sqlite":
-        return Func(F("start"), template="(%(expressions)s || '')", output_field=DateTimeField())
-    return F("start")
+class _BucketStart(Func):
+    """A bucket row's ``start``, read so that it is parsed once per distinct value (in
+    ``_convert``) rather than once per row: a listing's 700 rows have 14 distinct starts.
+    Drivers parse a timestamp column in every row: sqlite3 by the column's declared type
+    (an expression has none, so ``start || ''`` arrives as text for Django's converter),
+    and psycopg through Django's timestamptz loader, in Python (so PostgreSQL sends the
+    epoch second, an integer: bucket starts are whole hours)."""
+
+    output_field = DateTimeField()
+
+    def __init__(self) -> None:
+        super().__init__(F("start"))
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="(%(expressions)s || '')", **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::bigint", **extra)
+
+    def get_db_converters(self, connection):
+        if connection.vendor == "postgresql":
+            return [_from_epoch]
+        return super().get_db_converters(connection)
+
+
+def _from_epoch(value, expression, connection):
+    return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
 # (database alias, model, columns read, number of products) -> (SQL, its constant parameters,
@@ -257,7 +277,7 @@ def _bucket_rows(model, product_ids: list[int], start: datetime, end: datetime, 
         placeholder_ids = list(range(1, len(product_ids) + 1))  # distinct, as an IN list keeps them
         queryset = model.objects.using(alias).filter(product_id__in=placeholder_ids, start__gte=start, start__lt=end)
         columns = [F(name) if name in read else _UNREAD[name] for name in COLUMNS]  # every row as Bucket holds it
-        selected = queryset.values_list("product_id", _start_column(connection), *columns).order_by()
+        selected = queryset.values_list("product_id", _BucketStart(), *columns).order_by()
         compiler = selected.query.get_compiler(using=alias)
         sql, params = compiler.as_sql()
         fixed = list(params[: -len(product_ids) - 2])  # the constants; then the ids and the two bounds
@@ -279,9 +299,12 @@ _UNSEEN = object()
 
 
 def _converters(expressions: list, connection) -> dict[int, tuple[list, Any]]:
-    """What ``SQLCompiler.get_converters`` gives for ``expressions``, on this connection."""
+    """What ``SQLCompiler.get_converters`` gives for ``expressions``, on this connection,
+    less the constant zeros'."""
     found = {}
     for position, expression in enumerate(expressions):
+        if isinstance(expression, Value) and type(expression.value) is int:
+            continue  # an unread counter's 0: every driver returns the int it was given
         functions = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
         if functions:
             found[position] = (functions, expression)
