@@ -15,7 +15,7 @@ from strawberry.types import Info
 
 from graph.errors import BadUserInput
 from graph.loaders.history import HistoryByProductIdLoader, HistoryKey
-from graph.prefetch import selected_fields, settle
+from graph.prefetch import selected_fields
 from tracking import history
 from tracking.history import Bucket, Granularity, InvalidRange, RankedProduct, Ranking
 from tracking.models import ProductMetrics
@@ -24,7 +24,7 @@ DEFAULT_GRANULARITY, DEFAULT_LAST = Granularity.DAY, 30
 
 
 def product_history(info: Info, metrics: ProductMetrics, granularity: Granularity, last: int):
-    """The product's series: in hand when the page prefetched it (``prefetch_histories``),
+    """The product's series: in hand when the page prefetched it (``start_histories``),
     else an awaitable from the loader."""
     try:
         history.check_last(granularity, last)
@@ -79,15 +79,17 @@ def bucket_columns(field_nodes: Sequence[FieldNode], fragments: Mapping[str, Any
     return tuple(column for column in history.COLUMNS if column in wanted)
 
 
-async def prefetch_histories(info: Info, metrics_rows: Iterable[ProductMetrics], path: Sequence[str]) -> None:
-    """Load the ``history`` that the selection ``path`` below the current field (a page's
-    ``metrics``) asks for, for every row at once, before the page is completed: the same
-    keys as ``product_history`` makes (same batch, same one query), so that each product's
-    series is in hand and completes without a coroutine. Arguments that do not coerce or
-    are out of range are left to the resolver, which reports them."""
-    rows = list(metrics_rows)
-    if not rows:
-        return
+def start_histories(info: Info, sold: Iterable[tuple[int, int]], path: Sequence[str]) -> list[asyncio.Future]:
+    """Start loading the ``history`` that the selection ``path`` below the current field (a
+    page's ``metrics``) asks for, for every (product id, seller id) of ``sold`` at once:
+    the same keys as ``product_history`` makes (same batch, same one query), so that each
+    product's series is in hand when the page completes, without a coroutine per item.
+    Started beside the page's other loads, the batch runs with theirs rather than after
+    them. Arguments that do not coerce or are out of range are left to the resolver, which
+    reports them. Await the futures with ``graph.prefetch.settle``."""
+    sold = list(sold)
+    if not sold:
+        return []
     fields: dict[str, list[FieldNode]] = {}  # graphql-core merges the nodes of one response key
     for node in selected_fields(info, path):
         if node.name.value == "history":
@@ -100,11 +102,9 @@ async def prefetch_histories(info: Info, metrics_rows: Iterable[ProductMetrics],
             continue
         granularity, last = asked
         columns = bucket_columns(nodes, fragments)
-        keys += [HistoryKey(row.product_id, row.seller_id, granularity, last, columns) for row in rows]
-    if not keys:
-        return
+        keys += [HistoryKey(product_id, seller_id, granularity, last, columns) for product_id, seller_id in sold]
     loader = HistoryByProductIdLoader(info.context)
-    await settle([loader.load(key) for key in keys])
+    return [loader.load(key) for key in keys]
 
 
 def _history_arguments(info: Info, node: FieldNode) -> tuple[Granularity, int] | None:

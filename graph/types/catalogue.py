@@ -27,14 +27,13 @@ from graph.loaders import (
 from graph.loaders.catalogue import REVIEW_ORDER, ReviewPageKey
 from graph.orderings import ProductOrder
 from graph.pagination import Page, TotalCount, connection, page_window
-from graph.prefetch import Load, prefetch, selected_names
+from graph.prefetch import Load, prefetch, selected_names, settle
 from graph.resolvers import categories as category_resolvers
-from graph.resolvers.history import prefetch_histories
+from graph.resolvers.history import start_histories
 from graph.types.common import PageInfo, global_id_field
 from graph.types.node import Node
 from graph.types.product_metrics import ProductMetricsType
 from marketplace.models import Category, Product, ProductReview
-from tracking.models import ProductMetrics
 
 ProductOrderEnum = strawberry.enum(
     ProductOrder,
@@ -205,12 +204,11 @@ async def listed_products(
     fields complete without a coroutine each."""
     listed = product_connection(page, node)
     products = [edge.node for edge in listed.edges]
+    histories = []
+    if products and "metrics" in selected_names(info, ("edges", "node")):  # beside the metrics' batch
+        histories = start_histories(info, [(p.pk, p.seller_id) for p in products], ("edges", "node", "metrics"))
     await prefetch(info, products, PRODUCT_LOADS, ("edges", "node"))
-    if products and "metrics" in selected_names(info, ("edges", "node")):
-        loader = MetricsByProductLoader(info.context)
-        loaded = (loader.load_now(SoldProduct(product.pk, product.seller_id)) for product in products)
-        rows = [row for row in loaded if isinstance(row, ProductMetrics)]  # a failed load: its field reports it
-        await prefetch_histories(info, rows, ("edges", "node", "metrics"))
+    await settle(histories)
     return listed
 
 
