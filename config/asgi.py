@@ -33,6 +33,12 @@ from marketplace.signals import server_shutdown, server_started  # noqa: E402
 
 websockets = websocket_application(schema)
 
+from django.conf import settings  # noqa: E402
+
+from config.garbage import tune_garbage_collector  # noqa: E402
+
+tune_garbage_collector(settings.GC_GEN0_THRESHOLD)  # last: after everything start-up builds
+
 
 async def application(scope, receive, send):
     if scope["type"] == "websocket":

@@ -173,6 +173,9 @@ LOGGING = {
 }
 
 # --- GraphQL and request limits ------------------------------------------------
+# The garbage collector's young-generation threshold in a server process (config.garbage);
+# 0 keeps Python's own (700).
+GC_GEN0_THRESHOLD = env_int("GC_GEN0_THRESHOLD", 50_000, minimum=0)
 GRAPHQL_MAX_PAGE_SIZE = env_int("GRAPHQL_MAX_PAGE_SIZE", 100, minimum=1)
 GRAPHQL_MAX_DEPTH = env_int("GRAPHQL_MAX_DEPTH", 10, minimum=1)
 GRAPHQL_MAX_TOKENS = env_int("GRAPHQL_MAX_TOKENS", 800, minimum=10)
