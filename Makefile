@@ -92,6 +92,7 @@ bench: $(DEVSTAMP)
 	$(PY) -m tests.benchmarks.bench_catalogue --suite $(if $(FULL),--full,)
 	$(PY) -m tests.benchmarks.bench_celery
 	$(PY) -m tests.benchmarks.bench_history
+	$(PY) -m tests.benchmarks.bench_drain_before
 	$(PY) -m tests.benchmarks.bench_live
 
 clean:
