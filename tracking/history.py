@@ -281,7 +281,8 @@ def _bucket_rows(model, product_ids: list[int], start: datetime, end: datetime, 
         compiler = selected.query.get_compiler(using=alias)
         sql, params = compiler.as_sql()
         fixed = list(params[: -len(product_ids) - 2])  # the constants; then the ids and the two bounds
-        if list(params[len(fixed) : -2]) != placeholder_ids:
+        bounds = [connection.ops.adapt_datetimefield_value(moment) for moment in (start, end)]
+        if list(params[len(fixed) :]) != [*placeholder_ids, *bounds]:
             raise AssertionError(f"unexpected parameters {params} for {sql}")
         if len(_statements) >= _MOST_STATEMENTS:
             _statements.clear()
@@ -299,8 +300,8 @@ _UNSEEN = object()
 
 
 def _converters(expressions: list, connection) -> dict[int, tuple[list, Any]]:
-    """What ``SQLCompiler.get_converters`` gives for ``expressions``, on this connection,
-    less the constant zeros'."""
+    """What ``SQLCompiler.get_converters`` gives for ``expressions`` on this connection,
+    except for the unread counters' constant zeros, which need none."""
     found = {}
     for position, expression in enumerate(expressions):
         if isinstance(expression, Value) and type(expression.value) is int:
