@@ -1,7 +1,8 @@
 """The history loader: every product's series of one request in one query per
 (granularity, last, columns), so a listing with ``metrics { history(last: 14) }`` on each
 item costs one query more than without, whatever its length. A key names the bucket
-columns its selection reads: a sparkline of views reads 3 columns of a row, not 12."""
+columns its selection reads: a sparkline of views reads 3 columns of a row, not 12 (the
+others come back as constant zeros, so every row has the shape of a bucket)."""
 
 from __future__ import annotations
 
