@@ -14,7 +14,8 @@ Either way the statement still passes through ``connection.execute_wrappers`` an
 queries are logged (``DEBUG``, ``CaptureQueriesContext``), into the query log, so a query
 counter sees it as the one statement it is. The log shows the statement without its
 parameters: Django's SQLite ``last_executed_query`` would format them into ``%s``.
-PostgreSQL keeps ``%s``: psycopg caches its conversion per statement text.
+PostgreSQL keeps ``%s``, which psycopg converts itself (the batch's PostgreSQL path sends
+its rows by COPY and as arrays, so few of its statements are long).
 """
 
 from __future__ import annotations
