@@ -35,6 +35,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tracking.models import TrackedEventId
+from tracking.native_sql import execute_native, values_list
 
 MAX_EVENT_ID_LENGTH = 64
 EVENT_ID_RETENTION = timedelta(hours=48)
@@ -84,9 +85,10 @@ def _record(pairs: list[tuple[str, int]]) -> set[tuple[str, int]]:
         for start in range(0, len(pairs), ROWS_PER_STATEMENT):
             chunk = pairs[start : start + ROWS_PER_STATEMENT]
             params = [value for key, pid in chunk for value in (key, pid, now)]
-            cursor.execute(
+            execute_native(  # a batch's statements alike (tracking.native_sql)
+                cursor,
                 f"INSERT INTO {table} ({qn('key')}, {qn('product_id')}, {qn('created_at')}) "
-                f"VALUES {', '.join(['(%s, %s, %s)'] * len(chunk))} "
+                f"VALUES {values_list(3, len(chunk))} "
                 f"ON CONFLICT ({qn('key')}, {qn('product_id')}) DO NOTHING RETURNING {qn('key')}, {qn('product_id')}",
                 params,
             )
