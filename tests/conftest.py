@@ -7,6 +7,10 @@ from tracking.executor import EventExecutor, set_executor
 
 pytest_plugins = ["tests.live_server"]
 
+# The benchmarks' scratch space: databases, and the older tree that bench_drain_before checks
+# out (with a tests/ of its own, which must not be collected as this one's).
+collect_ignore = ["benchmarks/work"]
+
 
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
